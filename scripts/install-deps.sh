@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what idmatch needs and is missing: Debian packages (apt-get, only when absent) and the
+# pinned npm model packages (npm ci against models/package-lock.json). Nothing else is downloaded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(
+  build-essential cmake pkg-config
+  libxnnpack-dev libpthreadpool-dev   # NN kernels
+  libopencv-dev                       # image decode, geometry
+  libsodium-dev                       # zeroisation, hashing, signatures
+  nlohmann-json3-dev                  # model.json
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nodejs npm                          # npm ci for the models and the peer benchmark
+)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Models: reinstall only when the lockfile changed since the last install.
+stamp=models/node_modules/.idmatch-lock.sha256
+want=$(sha256sum models/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "installing pinned models (npm ci in models/)"
+  (cd models && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi

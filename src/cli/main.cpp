@@ -1,0 +1,58 @@
+// idmatch command line. Exit codes: 0 match / success, 1 no match, 2 error.
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/secure_memory.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: idmatch <command> [options]\n"
+    "  verify --reference A.jpg --probe B.jpg [--json] [--embedder resnet128|faceres|faceres-aligned]\n"
+    "  eval   --pairs pairs.csv | --labels labels.csv [--roc roc.svg] [--calibrate] [--limit N] [--json]\n"
+    "  models                       list the models and their SHA-256\n";
+
+bool WantsJson(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  idm::DisableCoreDumps();  // this process holds face images: never dump them to disk
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    idm::InstallSecureAllocators();
+    if (cmd == "verify") return idm::cli::VerifyCommand(argc, argv);
+    if (cmd == "eval") return idm::cli::EvalCommand(argc, argv);
+    if (cmd == "models") return idm::cli::ModelsCommand(argc, argv);
+    throw idm::Error(idm::ErrorCode::kInvalidArgument, "unknown command '" + cmd + "'\n" + kUsage);
+  } catch (const idm::Error& e) {
+    if (WantsJson(argc, argv)) {
+      nlohmann::json j = {{"error", {{"code", e.code_name()}, {"message", e.what()}}}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::fprintf(stderr, "idmatch: error (%s): %s\n", e.code_name(), e.what());
+    }
+    return 2;
+  } catch (const std::exception& e) {
+    if (WantsJson(argc, argv)) {
+      nlohmann::json j = {{"error", {{"code", "internal"}, {"message", e.what()}}}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::fprintf(stderr, "idmatch: internal error: %s\n", e.what());
+    }
+    return 2;
+  }
+}

@@ -1,0 +1,55 @@
+// One image -> the face to compare: detect every face, pick the largest, landmark it, judge its
+// quality and embed it. This is the single path from pixels to an embedding.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "face/detector.h"
+#include "face/embedder.h"
+#include "face/mesh.h"
+#include "face/quality.h"
+
+namespace idm::face {
+
+struct AnalyzerOptions {
+  std::string embedder = "resnet128";
+  int threads = 1;
+  DetectorOptions detector;
+  QualityThresholds quality;
+};
+
+struct FaceAnalysis {
+  int faces_found = 0;        // every face the detector reported
+  FaceBox detection;          // the largest
+  FaceMesh mesh;
+  FaceQuality quality;        // flags include "multiple_faces" when faces_found > 1
+  Embedding embedding;        // unit length
+  double detect_ms = 0, landmark_ms = 0, embed_ms = 0;
+};
+
+class FaceAnalyzer {
+ public:
+  explicit FaceAnalyzer(const AnalyzerOptions& options = {});
+
+  // Throws Error(kNoFace) when no face is found.
+  FaceAnalysis Analyze(const cv::Mat& rgb) const;
+  // Every face in the image, largest first (for counting and multi-face handling).
+  std::vector<FaceBox> DetectAll(const FloatImage& frame) const;
+
+  const Embedder& embedder() const { return *embedder_; }
+  const FaceDetector& detector() const { return detector_; }
+  const MeshModel& mesh_model() const { return mesh_; }
+  const AnalyzerOptions& options() const { return options_; }
+
+ private:
+  AnalyzerOptions options_;
+  FaceDetector detector_;
+  MeshModel mesh_;
+  std::unique_ptr<Embedder> embedder_;
+};
+
+}  // namespace idm::face

@@ -1,0 +1,115 @@
+#include "face/embedder.h"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "face/align.h"
+#include "nn/faceapi_nets.h"
+#include "nn/tfjs_weights.h"
+
+namespace idm::face {
+
+void L2Normalize(Embedding& v) {
+  double n = 0;
+  for (float x : v) n += static_cast<double>(x) * x;
+  const float inv = n > 0 ? static_cast<float>(1.0 / std::sqrt(n)) : 0.f;
+  for (float& x : v) x *= inv;
+}
+
+float CosineSimilarity(const Embedding& a, const Embedding& b) {
+  if (a.size() != b.size() || a.empty()) throw Error(ErrorCode::kInvalidArgument, "embeddings of different models cannot be compared");
+  double dot = 0;
+  for (size_t i = 0; i < a.size(); ++i) dot += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(dot);
+}
+
+namespace {
+
+class ResNet128 final : public Embedder {
+ public:
+  explicit ResNet128(int threads) {
+    const std::string manifest = nn::ModelRoot() + "/face-api/model/face_recognition_model-weights_manifest.json";
+    const nn::WeightStore w = nn::WeightStore::LoadManifestFile(manifest);
+    std::vector<std::string> files = {manifest};
+    files.insert(files.end(), w.files().begin(), w.files().end());
+    model_ = nn::Model::FromGraph("faceapi-resnet128", nn::BuildFaceRecognitionNet(w), files, threads);
+  }
+  std::string name() const override { return "resnet128"; }
+  int dims() const override { return 128; }
+  const nn::Model& model() const override { return *model_; }
+
+  Embedding Embed(const cv::Mat& rgb, const FloatImage&, const FaceMesh& mesh) const override {
+    const cv::Mat chip = WarpChip(rgb, DlibChipTransform(MeshToLandmarks68(mesh), kSize, 0.25), kSize);
+    FloatImage x = ToFloat(chip);
+    // face-api's normalisation of dlib's input layer: (pixel - mean) / 255 per channel.
+    const float mean[3] = {122.782f, 117.001f, 104.298f};
+    Normalize(x, mean, 255.f, 0.f);
+    auto out = const_cast<nn::Model&>(*model_).Run({x.data.data()});
+    Embedding e(out[0].begin(), out[0].end());
+    L2Normalize(e);
+    return e;
+  }
+
+ private:
+  static constexpr int kSize = 150;
+  std::unique_ptr<nn::Model> model_;
+};
+
+class FaceRes final : public Embedder {
+ public:
+  FaceRes(bool aligned, int threads) : aligned_(aligned) {
+    nn::TfjsLoadOptions opt;
+    opt.outputs = {"global_pooling/Mean"};
+    model_ = nn::Model::FromTfjs("human-faceres", nn::ModelRoot() + "/human-models/models/faceres.json", opt, threads);
+  }
+  std::string name() const override { return aligned_ ? "faceres-aligned" : "faceres"; }
+  int dims() const override { return 1024; }
+  const nn::Model& model() const override { return *model_; }
+
+  Embedding Embed(const cv::Mat& rgb, const FloatImage& frame, const FaceMesh& mesh) const override {
+    FloatImage x;
+    if (aligned_) {
+      // The same framing as Human's crop (the mesh crop box), rotated so the eyes are level.
+      const cv::Point3f re = (mesh.points[33] + mesh.points[133]) * 0.5f, le = (mesh.points[362] + mesh.points[263]) * 0.5f;
+      const double angle = std::atan2(le.y - re.y, le.x - re.x) * 180.0 / CV_PI;
+      const cv::Point2f c(mesh.crop.x + mesh.crop.width / 2, mesh.crop.y + mesh.crop.height / 2);
+      cv::Matx23d m = cv::getRotationMatrix2D(c, angle, kSize / mesh.crop.width);
+      m(0, 2) += kSize / 2.0 - c.x;
+      m(1, 2) += kSize / 2.0 - c.y;
+      x = ToFloat(WarpChip(rgb, m, kSize));
+    } else {
+      // Human: 192 px crop at the mesh box (/255), resized to 224, times 255.
+      const float H = static_cast<float>(frame.height), W = static_cast<float>(frame.width);
+      const cv::Rect2f& b = mesh.crop;
+      FloatImage crop = CropAndResizeTf(frame, b.y / H, b.x / W, (b.y + b.height) / H, (b.x + b.width) / W, 192, 192);
+      const float zero[3] = {0, 0, 0};
+      Normalize(crop, zero, 255.f, 0.f);
+      x = ResizeBilinearTf(crop, kSize, kSize);
+      for (float& v : x.data) v *= 255.f;
+    }
+    auto out = const_cast<nn::Model&>(*model_).Run({x.data.data()});
+    Embedding e(out[0].begin(), out[0].end());
+    L2Normalize(e);
+    return e;
+  }
+
+ private:
+  static constexpr int kSize = 224;
+  bool aligned_;
+  std::unique_ptr<nn::Model> model_;
+};
+
+}  // namespace
+
+std::unique_ptr<Embedder> MakeResNet128Embedder(int threads) { return std::make_unique<ResNet128>(threads); }
+std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads) { return std::make_unique<FaceRes>(aligned, threads); }
+
+std::unique_ptr<Embedder> MakeEmbedder(const std::string& name, int threads) {
+  if (name == "resnet128") return MakeResNet128Embedder(threads);
+  if (name == "faceres") return MakeFaceResEmbedder(false, threads);
+  if (name == "faceres-aligned") return MakeFaceResEmbedder(true, threads);
+  throw Error(ErrorCode::kInvalidArgument, "unknown embedder '" + name + "' (resnet128, faceres, faceres-aligned)");
+}
+
+}  // namespace idm::face

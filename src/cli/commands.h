@@ -5,4 +5,10 @@ namespace idm::cli {
 int VerifyCommand(int argc, char** argv);
 int EvalCommand(int argc, char** argv);
 int ModelsCommand(int argc, char** argv);
+int DocumentCommand(int argc, char** argv);   // cli/document_cmd.cpp
+int LivenessCommand(int argc, char** argv);   // cli/liveness_cmd.cpp
+int ServeCommand(int argc, char** argv);      // cli/serve_cmd.cpp
+int OperatorCommand(int argc, char** argv);   // cli/serve_cmd.cpp
+int ReceiptCommand(int argc, char** argv);    // cli/serve_cmd.cpp
+int AuditCommand(int argc, char** argv);      // cli/serve_cmd.cpp
 }  // namespace idm::cli

@@ -32,6 +32,7 @@ std::vector<std::string> Split(const std::string& s) {
 
 struct ImageResult {
   bool detected = false;
+  int faces = 0;
   std::vector<face::Embedding> embeddings;  // one per embedder
 };
 
@@ -39,7 +40,7 @@ struct ImageResult {
 
 int EvalCommand(int argc, char** argv) {
   const Args args(argc, argv, 2, {"json", "calibrate"});
-  args.AllowOnly({"pairs", "labels", "embedder", "workers", "limit", "roc", "calibrate", "fmr", "json", "calibration"});
+  args.AllowOnly({"pairs", "labels", "embedder", "workers", "limit", "roc", "calibrate", "fmr", "json", "calibration", "scores"});
   std::vector<eval::Pair> pairs;
   std::string list;
   if (args.Has("pairs")) {
@@ -74,6 +75,7 @@ int EvalCommand(int argc, char** argv) {
   auto worker = [&] {
     face::AnalyzerOptions opt;
     opt.embedder = names.front();
+    opt.pick = face::FacePick::kCentral;  // LFW images are centred on the face being labelled
     face::FaceAnalyzer analyzer(opt);
     std::vector<std::unique_ptr<face::Embedder>> extra;
     for (size_t e = 1; e < names.size(); ++e) extra.push_back(face::MakeEmbedder(names[e]));
@@ -86,6 +88,7 @@ int EvalCommand(int argc, char** argv) {
       try {
         const cv::Mat rgb = LoadImageFile(root + "/" + images[i]);
         face::FaceAnalysis a = analyzer.Analyze(rgb);
+        r.faces = a.faces_found;
         r.embeddings.push_back(std::move(a.embedding));
         const face::FloatImage frame = face::ToFloat(rgb);
         for (const auto& emb : extra) r.embeddings.push_back(emb->Embed(rgb, frame, a.mesh));
@@ -148,6 +151,14 @@ int EvalCommand(int argc, char** argv) {
       }
       scores.push_back(s);
     }
+    if (e == 0 && args.Has("scores")) {  // per-pair scores for error analysis (file names and numbers only)
+      std::ofstream out(args.Get("scores"));
+      out << "fold,file_a,file_b,same_identity,score,faces_a,faces_b\n";
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        out << pairs[i].fold << ',' << pairs[i].a << ',' << pairs[i].b << ',' << pairs[i].same << ',' << scores[i] << ','
+            << results[index[pairs[i].a]].faces << ',' << results[index[pairs[i].b]].faces << '\n';
+      }
+    }
     const eval::RocCurve roc = eval::ComputeRoc(scores, genuine);
     std::vector<double> impostors;
     for (size_t i = 0; i < scores.size(); ++i) if (!genuine[i]) impostors.push_back(scores[i]);
@@ -170,13 +181,43 @@ int EvalCommand(int argc, char** argv) {
       std::ofstream(args.Get("roc")) << eval::RocSvg(roc, "idmatch " + name + " on " + std::filesystem::path(list).filename().string());
     }
     if (e == 0 && args.Has("calibrate")) {
+      // 3000 impostor pairs say little about a 1e-3 false-match rate (3 errors). When the set has
+      // a labels.csv, fit on every cross-identity pair of the images instead (LFW: ~29.6 million).
       verify::Calibration c;
       c.embedder = name;
       c.fmr_target = fmr;
+      c.model_sha256 = model_sha;
       c.threshold = thr.threshold;
       c.source = std::filesystem::path(list).parent_path().filename().string() + ", " + std::to_string(impostors.size()) +
-                 " impostor pairs";
-      c.model_sha256 = model_sha;
+                 " impostor pairs of the protocol";
+      const std::string labels_path = root + "/labels.csv";
+      if (std::filesystem::exists(labels_path)) {
+        std::map<std::string, std::string> identity;
+        for (const auto& l : eval::ReadLabelsCsv(labels_path)) identity[l.file] = l.identity;
+        std::vector<size_t> usable;
+        for (size_t i = 0; i < images.size(); ++i) {
+          if (results[i].detected && identity.count(images[i])) usable.push_back(i);
+        }
+        std::vector<float> all;
+        for (size_t x = 0; x < usable.size(); ++x) {
+          for (size_t y = x + 1; y < usable.size(); ++y) {
+            if (identity[images[usable[x]]] == identity[images[usable[y]]]) continue;
+            all.push_back(face::CosineSimilarity(results[usable[x]].embeddings[0], results[usable[y]].embeddings[0]));
+          }
+        }
+        // Smallest threshold t with #(score >= t) <= fmr * N: sort the top k+1 scores.
+        const size_t n = all.size(), k = static_cast<size_t>(fmr * static_cast<double>(n));
+        if (n > 0 && k + 1 < n) {
+          std::partial_sort(all.begin(), all.begin() + static_cast<long>(k + 1), all.end(), std::greater<float>());
+          size_t j = k;  // all[j] must be strictly below the threshold
+          while (j > 0 && all[j - 1] == all[j]) --j;
+          c.threshold = j > 0 ? all[j - 1] : std::nextafter(all[0], 2.f);
+          c.source = std::filesystem::path(list).parent_path().filename().string() + ", " + std::to_string(n) +
+                     " cross-identity pairs of " + std::to_string(usable.size()) + " images; " + std::to_string(j) +
+                     " at or above the threshold";
+          report["calibration"] = {{"impostor_pairs", n}, {"false_matches", j}, {"threshold", c.threshold}};
+        }
+      }
       verify::SaveCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), c);
     }
   }

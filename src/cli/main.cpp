@@ -14,7 +14,11 @@ const char* kUsage =
     "usage: idmatch <command> [options]\n"
     "  verify --reference A.jpg --probe B.jpg [--json] [--embedder resnet128|faceres|faceres-aligned]\n"
     "  eval   --pairs pairs.csv | --labels labels.csv [--roc roc.svg] [--calibrate] [--limit N] [--json]\n"
-    "  models                       list the models and their SHA-256\n";
+    "  models                       list the models and their SHA-256\n"
+    "  serve  [--listen 127.0.0.1:8080] [--data-dir ./idmatch-data] [--tls-cert C --tls-key K]\n"
+    "  operator add NAME [--rate PER_MINUTE] [--data-dir DIR]   prints a new API key (last line)\n"
+    "  receipt verify TOKEN|--file F|- [--jwks JWKS.json | --data-dir DIR] [--json]\n"
+    "  audit verify [--data-dir DIR] [--json]\n";
 
 bool WantsJson(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -37,6 +41,12 @@ int main(int argc, char** argv) {
     if (cmd == "verify") return idm::cli::VerifyCommand(argc, argv);
     if (cmd == "eval") return idm::cli::EvalCommand(argc, argv);
     if (cmd == "models") return idm::cli::ModelsCommand(argc, argv);
+    if (cmd == "document") return idm::cli::DocumentCommand(argc, argv);
+    if (cmd == "liveness") return idm::cli::LivenessCommand(argc, argv);
+    if (cmd == "serve") return idm::cli::ServeCommand(argc, argv);
+    if (cmd == "operator") return idm::cli::OperatorCommand(argc, argv);
+    if (cmd == "receipt") return idm::cli::ReceiptCommand(argc, argv);
+    if (cmd == "audit") return idm::cli::AuditCommand(argc, argv);
     throw idm::Error(idm::ErrorCode::kInvalidArgument, "unknown command '" + cmd + "'\n" + kUsage);
   } catch (const idm::Error& e) {
     if (WantsJson(argc, argv)) {

@@ -43,8 +43,15 @@ int VerifyCommand(int argc, char** argv) {
   opt.embedder = args.Get("embedder", "resnet128");
   opt.threads = args.GetInt("threads", 1);
   const auto calibration = verify::LoadCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), opt.embedder);
-  // Decode first: a bad file is reported before models load.
-  const cv::Mat ref = LoadImageFile(ref_path), probe = LoadImageFile(probe_path);
+  // Decode first: a bad file is reported before models load, naming which image it is.
+  auto load = [](const std::string& path, const char* which) {
+    try {
+      return LoadImageFile(path);
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string(which) + " image '" + path + "': " + e.what());
+    }
+  };
+  const cv::Mat ref = load(ref_path, "reference"), probe = load(probe_path, "probe");
   const verify::Verifier verifier(opt, calibration);
   const verify::VerifyResult r = verifier.Verify(ref, probe);
   const char* decision = r.match ? "match" : "no_match";

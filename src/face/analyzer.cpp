@@ -50,6 +50,13 @@ FaceAnalysis FaceAnalyzer::Analyze(const cv::Mat& rgb) const {
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in the image");
   r.faces_found = static_cast<int>(faces.size());
   r.detection = faces.front();
+  if (options_.pick == FacePick::kCentral) {
+    const cv::Point2f c(rgb.cols / 2.f, rgb.rows / 2.f);
+    auto dist = [&](const FaceBox& f) { return cv::norm(c - (f.box.tl() + f.box.br()) * 0.5f); };
+    for (const FaceBox& f : faces) {
+      if (dist(f) < dist(r.detection)) r.detection = f;
+    }
+  }
 
   t0 = std::chrono::steady_clock::now();
   r.mesh = mesh_.Refine(frame, r.detection);

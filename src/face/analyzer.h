@@ -15,8 +15,13 @@
 
 namespace idm::face {
 
+// Which face to use when there are several. A live capture or a card portrait wants the largest;
+// LFW's protocol means the face its images are centred on (a larger one can be in the background).
+enum class FacePick { kLargest, kCentral };
+
 struct AnalyzerOptions {
   std::string embedder = "resnet128";
+  FacePick pick = FacePick::kLargest;
   int threads = 1;
   DetectorOptions detector;
   QualityThresholds quality;
@@ -24,7 +29,7 @@ struct AnalyzerOptions {
 
 struct FaceAnalysis {
   int faces_found = 0;        // every face the detector reported
-  FaceBox detection;          // the largest
+  FaceBox detection;          // the one picked (AnalyzerOptions::pick)
   FaceMesh mesh;
   FaceQuality quality;        // flags include "multiple_faces" when faces_found > 1
   Embedding embedding;        // unit length

@@ -25,11 +25,14 @@ class Embedder {
 };
 
 // face-api's ResNet-128 (dlib's metric-learning ResNet) on dlib's 150 px aligned chip; the
-// landmarks come from face-api's 68-point net, or with `mesh_landmarks` from the MediaPipe mesh.
-std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, int threads = 1);
+// landmarks come from face-api's 68-point net, or with `mesh_landmarks` from the MediaPipe mesh;
+// `flip` adds the mirrored chip's embedding (test-time augmentation).
+std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, bool flip, int threads = 1);
 // Human's faceres (1024-D). `aligned`: rotate the crop to level the eyes (Human does not).
 std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads = 1);
-// By name: "resnet128", "resnet128-mesh", "faceres", "faceres-aligned".
+// By name: "resnet128" (default: mesh landmarks, flip), "resnet128-noflip", "resnet128-lm68"
+// (face-api's 68-point net for the landmarks), "mobileface", "mobilefacenet", "faceres",
+// "faceres-aligned". docs/models.md has their LFW numbers.
 std::unique_ptr<Embedder> MakeEmbedder(const std::string& name, int threads = 1);
 
 // Cosine similarity of two embeddings (both are unit length, so a dot product).

@@ -11,10 +11,7 @@ namespace idm::face {
 
 Landmark68Model::Landmark68Model(int threads) {
   const std::string manifest = nn::ModelRoot() + "/face-api/model/face_landmark_68_model-weights_manifest.json";
-  const nn::WeightStore w = nn::WeightStore::LoadManifestFile(manifest);
-  std::vector<std::string> files = {manifest};
-  files.insert(files.end(), w.files().begin(), w.files().end());
-  model_ = nn::Model::FromGraph("faceapi-landmark68", nn::BuildFaceLandmark68Net(w), files, threads);
+  model_ = nn::Model::FromWeightManifest("faceapi-landmark68", manifest, nn::BuildFaceLandmark68Net, threads);
 }
 
 cv::Rect2f TightBoxFromMesh(const FaceMesh& mesh) {

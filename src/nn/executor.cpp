@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -284,6 +285,12 @@ void Executor::Build() {
     Check(xnn_setup_runtime(st.runtime, ext.size(), ext.data()), nodes[st.nodes.front()], "the runtime setup");
     st.external_values = std::move(externals);
   }
+  // XNNPACK packs convolution and fully-connected weights into its own buffers when the runtime
+  // is created; our re-laid-out copies are dead from here on (the golden tests would turn NaN if
+  // XNNPACK still read them: they are poisoned before release).
+  for (auto& p : packed_) std::fill(p.begin(), p.end(), std::numeric_limits<float>::quiet_NaN());
+  packed_.clear();
+  packed_.shrink_to_fit();
   for (int v : g.inputs()) Buffer(v);
   for (int v : g.outputs()) {
     if (!g.IsConstant(v)) Buffer(v);

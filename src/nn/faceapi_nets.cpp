@@ -192,9 +192,9 @@ int DepthwiseBatchNorm(Graph& g, const WeightStore& w, const std::string& prefix
 
 }  // namespace
 
-std::shared_ptr<Graph> BuildFaceRecognitionNet(const WeightStore& w) {
+std::shared_ptr<Graph> BuildFaceRecognitionNet(const WeightStore& w, int batch) {
   auto g = std::make_shared<Graph>();
-  int x = g->AddInput("input", {1, 150, 150, 3});
+  int x = g->AddInput("input", {batch, 150, 150, 3});
   // FaceRecognitionNet.ts forwardInput(): 7x7/2 VALID conv (150 -> 72), 3x3/2 VALID max pool (-> 35).
   x = ConvScale(*g, w, "conv32_down", x, 2, PadMode::kValid, true);
   x = g->Pool2D(Op::kMaxPool2D, "pool", x, 3, 2, PadMode::kValid);
@@ -215,7 +215,7 @@ std::shared_ptr<Graph> BuildFaceRecognitionNet(const WeightStore& w) {
   // out.mean([1, 2]) then matMul(fc): no bias.
   x = g->AddNode(Op::kGlobalAvgPool2D, "mean", {x});
   NodeAttrs r;
-  r.new_shape = {1, Channels(*g, x)};
+  r.new_shape = {batch, Channels(*g, x)};
   x = g->AddNode(Op::kReshape, "flatten", {x}, r);
   const int fc = Weight(*g, w, "fc", {Channels(*g, x), 128});
   x = g->AddNode(Op::kFullyConnected, "fc", {x, fc});

@@ -18,8 +18,8 @@
 namespace idm::nn {
 
 // ResNet-34-like descriptor net (dlib's architecture).
-// Input "input" [1,150,150,3] -> output "descriptor" [1,128] (not L2-normalised).
-std::shared_ptr<Graph> BuildFaceRecognitionNet(const WeightStore& w);
+// Input "input" [batch,150,150,3] -> output "descriptor" [batch,128] (not L2-normalised).
+std::shared_ptr<Graph> BuildFaceRecognitionNet(const WeightStore& w, int batch = 1);
 
 // 68-point landmark net: four depthwise-separable dense blocks, 7x7 average pool, fully connected.
 // Input "input" [1,112,112,3] -> output "landmarks_raw" [1,136] = x0,y0,x1,y1,... relative to the

@@ -348,7 +348,7 @@ void Graph::FoldPRelu() {
           extra = 1.f;
         } else if (Node* relu = producer(pos_v, Op::kClamp);
                    relu != nullptr && relu->inputs[0] == x && relu->attrs.out_min == 0.f && std::isinf(relu->attrs.out_max)) {
-          dead.push_back(relu);
+          if (only_used_by(relu->output, {&add})) dead.push_back(relu);  // else it stays for its other readers
         } else {
           continue;
         }

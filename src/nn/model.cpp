@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <map>
+#include <mutex>
 
 #include "core/error.h"
 #include "core/secure_memory.h"
@@ -25,8 +28,15 @@ std::string Hex(const unsigned char* p, size_t n) {
   return s;
 }
 
-// SHA-256 over the concatenation of the files' own hashes, in order.
+// SHA-256 over the concatenation of the files' own hashes, in order. Cached for the process's
+// lifetime: model files do not change under a running engine.
 std::string HashOfHashes(const std::vector<std::string>& files) {
+  static std::mutex mu;
+  static std::map<std::vector<std::string>, std::string> cache;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(files); it != cache.end()) return it->second;
+  }
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);
   for (const auto& f : files) {
@@ -35,7 +45,10 @@ std::string HashOfHashes(const std::vector<std::string>& files) {
   }
   unsigned char out[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&st, out);
-  return Hex(out, sizeof out);
+  const std::string hex = Hex(out, sizeof out);
+  std::lock_guard<std::mutex> lock(mu);
+  cache[files] = hex;
+  return hex;
 }
 
 }  // namespace
@@ -56,10 +69,44 @@ std::string Sha256File(const std::string& path) {
   return Hex(out, sizeof out);
 }
 
+std::shared_ptr<const Graph> SharedGraph(const std::string& key, const std::function<std::shared_ptr<const Graph>()>& build) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<const Graph>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto g = cache[key].lock()) return g;
+  auto g = build();
+  cache[key] = g;
+  return g;
+}
+
 std::unique_ptr<Model> Model::FromTfjs(const std::string& name, const std::string& model_json,
                                        const TfjsLoadOptions& options, int threads) {
+  std::string key = model_json + "|batch=" + std::to_string(options.batch);
+  for (const auto& o : options.outputs) key += "|" + o;
   std::vector<std::string> files;
-  auto graph = LoadTfjsGraphModel(model_json, options, &files);
+  auto graph = SharedGraph(key, [&] { return LoadTfjsGraphModel(model_json, options, &files); });
+  if (files.empty()) files = TfjsModelFiles(model_json);
+  return FromGraph(name, std::move(graph), files, threads);
+}
+
+std::unique_ptr<Model> Model::FromWeightManifest(const std::string& name, const std::string& manifest_path,
+                                                 const std::function<std::shared_ptr<Graph>(const WeightStore&)>& build,
+                                                 int threads, const std::string& variant) {
+  std::vector<std::string> files;
+  auto graph = SharedGraph(manifest_path + "|" + variant, [&] {
+    const WeightStore w = WeightStore::LoadManifestFile(manifest_path);
+    return build(w);
+  });
+  files.push_back(manifest_path);
+  const auto slash = manifest_path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : manifest_path.substr(0, slash);
+  try {
+    for (const auto& group : nlohmann::json::parse(ReadFileBytes(manifest_path))) {
+      for (const auto& p : group.at("paths")) files.push_back(dir + "/" + p.get<std::string>());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kModelFormat, "'" + manifest_path + "': " + e.what());
+  }
   return FromGraph(name, std::move(graph), files, threads);
 }
 

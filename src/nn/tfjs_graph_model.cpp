@@ -450,4 +450,19 @@ std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& path, const TfjsLoa
   }
 }
 
+std::vector<std::string> TfjsModelFiles(const std::string& path) {
+  std::vector<std::string> files = {path};
+  try {
+    const json model = json::parse(ReadFileBytes(path));
+    const auto slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    for (const auto& group : model.at("weightsManifest")) {
+      for (const auto& p : group.at("paths")) files.push_back(dir + "/" + p.get<std::string>());
+    }
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kModelFormat, "'" + path + "': malformed model: " + e.what());
+  }
+  return files;
+}
+
 }  // namespace idm::nn

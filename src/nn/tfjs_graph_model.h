@@ -21,4 +21,7 @@ struct TfjsLoadOptions {
 std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& model_json_path, const TfjsLoadOptions& options = {},
                                           std::vector<std::string>* files = nullptr);
 
+// The files a graph model consists of: model.json and the shards its manifest names.
+std::vector<std::string> TfjsModelFiles(const std::string& model_json_path);
+
 }  // namespace idm::nn

@@ -31,8 +31,8 @@ std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, bool flip, 
 // Human's faceres (1024-D). `aligned`: rotate the crop to level the eyes (Human does not).
 std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads = 1);
 // By name: "resnet128" (default: mesh landmarks, flip), "resnet128-noflip", "resnet128-lm68"
-// (face-api's 68-point net for the landmarks), "mobileface", "mobilefacenet", "faceres",
-// "faceres-aligned". docs/models.md has their LFW numbers.
+// (face-api's 68-point net for the landmarks), "mobileface", "faceres", "faceres-aligned".
+// docs/results.md has their LFW numbers.
 std::unique_ptr<Embedder> MakeEmbedder(const std::string& name, int threads = 1);
 
 // Cosine similarity of two embeddings (both are unit length, so a dot product).

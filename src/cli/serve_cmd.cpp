@@ -7,5 +7,6 @@ namespace idm::cli {
 int ServeCommand(int, char**) { throw Error(ErrorCode::kInvalidArgument, "this command is not implemented yet"); }
 int OperatorCommand(int, char**) { throw Error(ErrorCode::kInvalidArgument, "this command is not implemented yet"); }
 int ReceiptCommand(int, char**) { throw Error(ErrorCode::kInvalidArgument, "this command is not implemented yet"); }
+int AuditCommand(int, char**) { throw Error(ErrorCode::kInvalidArgument, "this command is not implemented yet"); }
 
 }  // namespace idm::cli

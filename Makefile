@@ -5,7 +5,7 @@ BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all deps configure build run test test-asan bench eval clean format
+.PHONY: all deps configure build run test test-asan bench eval fuzz clean format
 
 all: build
 
@@ -18,11 +18,12 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# The main job on embedded defaults: verify a same-person LFW pair end to end and print the decision.
+# The main job on embedded defaults: the verification service on http://127.0.0.1:8080, data in
+# ./idmatch-data. The first run creates an operator "demo" and prints its API key (once).
 run: build
-	./$(BUILD_DIR)/idmatch verify \
-	  --reference $(SHARED)/data/faces/lfw_view2/images/Abel_Pacheco/Abel_Pacheco_0001.jpg \
-	  --probe $(SHARED)/data/faces/lfw_view2/images/Abel_Pacheco/Abel_Pacheco_0004.jpg
+	@./$(BUILD_DIR)/idmatch operator list --data-dir ./idmatch-data 2>/dev/null | grep -q '^demo' || \
+	  ./$(BUILD_DIR)/idmatch operator add demo --data-dir ./idmatch-data
+	./$(BUILD_DIR)/idmatch serve --listen 127.0.0.1:8080 --data-dir ./idmatch-data
 
 test: build
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow
@@ -40,8 +41,14 @@ bench: build
 eval: build
 	./$(BUILD_DIR)/idmatch eval --pairs $(SHARED)/data/faces/lfw_view2/pairs.csv --roc docs/lfw_roc.svg
 
+# libFuzzer targets (clang), each run for FUZZ_SECONDS (default 30).
+fuzz: deps
+	@cmake --preset fuzz -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30) SHARED=$(SHARED) ./fuzz/run_fuzz.sh
+
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf build build-debug build-asan
+	rm -rf build build-debug build-asan build-fuzz

@@ -17,6 +17,7 @@ DEB_PACKAGES=(
   tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev  # MRZ OCR
   libzxing-dev                        # QR codes on residence cards
   strace                              # zero-retention test: no file written but the audit log
+  openssl                             # TLS test: a self-signed certificate
   clang-14 libclang-rt-14-dev         # libFuzzer targets (make fuzz)
 )
 # Node and npm run `npm ci` for the models and the peer benchmark. A machine may already have
@@ -41,6 +42,15 @@ want=$(sha256sum models/package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing pinned models (npm ci in models/)"
   (cd models && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi
+
+# Independent receipt verification in the tests (npm jose, pinned in tests/js/package-lock.json).
+stamp=tests/js/node_modules/.idmatch-lock.sha256
+want=$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "installing test helpers (npm ci in tests/js/)"
+  (cd tests/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi
 

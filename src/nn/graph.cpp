@@ -10,7 +10,10 @@ namespace idm::nn {
 
 int64_t NumElements(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    // Saturates instead of overflowing: shapes come from model files, which may be hostile.
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
+  }
   return n;
 }
 
@@ -77,7 +80,21 @@ void Graph::TfPadding(PadMode mode, int64_t in, int k, int stride, int dilation,
   *after = static_cast<int>(total - total / 2);
 }
 
+namespace {
+// A model file is input like any other: refuse shapes that would overflow or exhaust memory.
+void CheckShape(const std::string& name, const Shape& shape) {
+  constexpr int64_t kMaxDim = int64_t{1} << 24, kMaxElements = int64_t{1} << 28;
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > kMaxDim) throw Error(ErrorCode::kModelFormat, "'" + name + "': dimension " + std::to_string(d) + " out of range");
+    n *= d;
+    if (n > kMaxElements) throw Error(ErrorCode::kModelFormat, "'" + name + "': tensor too large " + ShapeToString(shape));
+  }
+}
+}  // namespace
+
 int Graph::AddInput(const std::string& name, const Shape& shape) {
+  CheckShape(name, shape);
   Value v;
   v.name = name;
   v.shape = shape;
@@ -113,6 +130,9 @@ Shape Graph::InferShape(const Node& n) const {
   };
   const NodeAttrs& a = n.attrs;
   auto spatial = [&](int64_t size, int k, int s, int d, int pb, int pa) {
+    if (k < 1 || s < 1 || d < 1 || pb < 0 || pa < 0 || k > 4096 || s > 4096 || d > 4096 || pb > 4096 || pa > 4096) {
+      Fail(n, "kernel, stride, dilation or padding out of range");
+    }
     const int64_t eff = static_cast<int64_t>(k - 1) * d + 1;
     const int64_t padded = size + pb + pa;
     if (padded < eff) Fail(n, "window larger than padded input");
@@ -178,6 +198,9 @@ Shape Graph::InferShape(const Node& n) const {
       return x;
     }
     case Op::kReshape:
+      for (int64_t d : a.new_shape) {
+        if (d < 0 || d > (int64_t{1} << 28)) Fail(n, "bad reshape dimension");
+      }
       if (NumElements(a.new_shape) != NumElements(in(0))) Fail(n, "cannot reshape " + ShapeToString(in(0)) + " to " + ShapeToString(a.new_shape));
       return a.new_shape;
     case Op::kConcat: {
@@ -227,6 +250,7 @@ int Graph::AddNode(Op op, const std::string& name, std::vector<int> inputs, Node
   Value out;
   out.name = name;
   out.shape = InferShape(node);
+  CheckShape(name, out.shape);
   out.producer = static_cast<int>(nodes_.size());
   values_.push_back(out);
   node.output = static_cast<int>(values_.size()) - 1;

@@ -402,11 +402,14 @@ class Translator {
 
 }  // namespace
 
-std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& path, const TfjsLoadOptions& options,
-                                          std::vector<std::string>* files) {
+namespace {
+
+// `path` names the model in errors and locates its shards; `read` fetches shard bytes.
+std::shared_ptr<Graph> LoadFromText(const std::string& text, const std::string& path, const WeightStore::ShardReader& read,
+                                    const TfjsLoadOptions& options, std::vector<std::string>* files) {
   json model;
   try {
-    model = json::parse(ReadFileBytes(path));
+    model = json::parse(text);
   } catch (const json::exception& e) {
     throw Error(ErrorCode::kModelFormat, "'" + path + "' is not valid JSON: " + e.what());
   }
@@ -415,7 +418,8 @@ std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& path, const TfjsLoa
       throw Error(ErrorCode::kModelFormat, "'" + path + "' is not a TF.js graph model (no modelTopology/weightsManifest)");
     }
     const auto slash = path.find_last_of('/');
-    const WeightStore weights = WeightStore::Load(model.at("weightsManifest"), slash == std::string::npos ? "." : path.substr(0, slash));
+    const WeightStore weights =
+        WeightStore::Load(model.at("weightsManifest"), slash == std::string::npos ? "." : path.substr(0, slash), read);
     // Outputs: as asked, else the signature's, else every node nothing reads.
     std::vector<std::pair<std::string, std::string>> outputs;
     std::map<std::string, std::string> signature;
@@ -448,6 +452,24 @@ std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& path, const TfjsLoa
   } catch (const json::exception& e) {
     throw Error(ErrorCode::kModelFormat, "'" + path + "': malformed model: " + e.what());
   }
+}
+
+}  // namespace
+
+std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& path, const TfjsLoadOptions& options,
+                                          std::vector<std::string>* files) {
+  return LoadFromText(ReadFileBytes(path), path, {}, options, files);
+}
+
+std::shared_ptr<Graph> LoadTfjsGraphModelFromMemory(const std::string& text, const std::map<std::string, std::string>& shards,
+                                                    const TfjsLoadOptions& options) {
+  auto read = [&](const std::string& path) {
+    const std::string name = path.rfind("./", 0) == 0 ? path.substr(2) : path;
+    auto it = shards.find(name);
+    if (it == shards.end()) throw Error(ErrorCode::kNotFound, "no shard '" + name + "'");
+    return it->second;
+  };
+  return LoadFromText(text, ".", read, options, nullptr);
 }
 
 std::vector<std::string> TfjsModelFiles(const std::string& path) {

@@ -43,7 +43,7 @@ float HalfToFloat(uint16_t h) {
 
 }  // namespace
 
-WeightStore WeightStore::Load(const nlohmann::json& manifest, const std::string& dir) {
+WeightStore WeightStore::Load(const nlohmann::json& manifest, const std::string& dir, const ShardReader& read) {
   WeightStore store;
   if (!manifest.is_array()) Bad("expected an array of weight groups");
   for (const auto& group : manifest) {
@@ -52,7 +52,8 @@ WeightStore WeightStore::Load(const nlohmann::json& manifest, const std::string&
     for (const auto& p : group.at("paths")) {
       const std::string file = dir + "/" + p.get<std::string>();
       if (p.get<std::string>().find("..") != std::string::npos) Bad("shard path escapes the model folder: " + file);
-      blob += ReadFileBytes(file);
+      blob += read ? read(file) : ReadFileBytes(file);
+      if (blob.size() > (size_t{1} << 31)) Bad("shards larger than 2 GiB");
       store.files_.push_back(file);
     }
     size_t offset = 0;

@@ -3,6 +3,7 @@
 // back to back, optionally quantised (float16, or uint8/uint16 with a per-tensor scale and min).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,8 +22,11 @@ struct WeightTensor {
 
 class WeightStore {
  public:
+  // Reads the bytes of one shard, given its path (dir + "/" + the manifest's name).
+  using ShardReader = std::function<std::string(const std::string& path)>;
   // Reads every shard named by `manifest` (a JSON array of groups) from `dir` and dequantises.
-  static WeightStore Load(const nlohmann::json& manifest, const std::string& dir);
+  // `read` defaults to the file system; tests and fuzzers pass shards from memory.
+  static WeightStore Load(const nlohmann::json& manifest, const std::string& dir, const ShardReader& read = {});
   // Convenience for face-api: a `*-weights_manifest.json` file next to its shards.
   static WeightStore LoadManifestFile(const std::string& path);
 

@@ -5,7 +5,7 @@ BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all deps configure build run test test-asan bench eval fuzz clean format
+.PHONY: all deps configure build run test test-e2e test-asan bench eval fuzz clean format
 
 all: build
 
@@ -27,7 +27,12 @@ run: build
 
 test: build
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow
+	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-asan
+
+# The capture page in Debian's Chromium against a real server (tests/e2e/run.mjs).
+test-e2e: build
+	@node tests/e2e/run.mjs --server $(BUILD_DIR)/idmatch --shared $(SHARED) --require-serve
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:

@@ -19,6 +19,8 @@ DEB_PACKAGES=(
   strace                              # zero-retention test: no file written but the audit log
   openssl                             # TLS test: a self-signed certificate
   clang-14 libclang-rt-14-dev         # libFuzzer targets (make fuzz)
+  chromium fonts-noto-cjk fonts-thai-tlwg  # the capture page's end-to-end test (Hangul, CJK, Thai)
+  fonts-nanum                         # Hangul on generated specimen cards (tools/cardgen)
 )
 # Node and npm run `npm ci` for the models and the peer benchmark. A machine may already have
 # them from elsewhere (npm bundled with Node): install Debian's only when the commands are missing.
@@ -36,23 +38,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Models: reinstall only when the lockfile changed since the last install.
-stamp=models/node_modules/.idmatch-lock.sha256
-want=$(sha256sum models/package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "installing pinned models (npm ci in models/)"
-  (cd models && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  echo "$want" > "$stamp"
-fi
-
-# Independent receipt verification in the tests (npm jose, pinned in tests/js/package-lock.json).
-stamp=tests/js/node_modules/.idmatch-lock.sha256
-want=$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "installing test helpers (npm ci in tests/js/)"
-  (cd tests/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  echo "$want" > "$stamp"
-fi
+# npm packages, each pinned by a lockfile: `npm ci` only when the lockfile changed since the
+# last install (a stamp in node_modules remembers it).
+npm_ci() {  # npm_ci DIR WHAT
+  local stamp=$1/node_modules/.idmatch-lock.sha256 want
+  want=$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "installing $2 (npm ci in $1/)"
+    (cd "$1" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+npm_ci models "the pinned models"
+npm_ci tests/js "jose, the independent receipt verifier of the tests"
+# playwright-core and axe-core for the capture page's end-to-end test (no browser download:
+# Debian's chromium is driven).
+npm_ci tests/e2e "the end-to-end test tools"
 
 # Every model file the engine loads must be the exact version its results were measured with.
 (cd models/node_modules/@vladmandic && sha256sum --quiet -c ../../SHA256SUMS) || {

@@ -12,7 +12,11 @@ namespace {
 
 const char* kUsage =
     "usage: idmatch <command> [options]\n"
-    "  verify --reference A.jpg --probe B.jpg [--json] [--embedder resnet128|faceres|faceres-aligned]\n"
+    "  verify --reference A.jpg --probe B.jpg [--json] [--embedder resnet128|resnet128-lm68|faceres|...]\n"
+    "  verify --document card.jpg --probe selfie.jpg [--json]   the card's printed portrait as reference\n"
+    "  document card.jpg [--json]   type, capture problems, MRZ (masked), portrait box\n"
+    "  liveness --video clip.mp4 | --frames DIR --challenge blink,turn-left [--json]\n"
+    "  liveness --image face.jpg [--json]   single-frame passive presentation-attack check\n"
     "  eval   --pairs pairs.csv | --labels labels.csv [--roc roc.svg] [--calibrate] [--limit N] [--json]\n"
     "  models                       list the models and their SHA-256\n"
     "  serve  [--listen 127.0.0.1:8080] [--data-dir ./idmatch-data] [--tls-cert C --tls-key K]\n"

@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/image.h"
+#include "document/document.h"
 #include "verify/verifier.h"
 
 namespace idm::cli {
@@ -33,25 +34,78 @@ std::string Flags(const std::vector<std::string>& f) {
   return s;
 }
 
+// Options shared by both forms of `verify`.
+face::AnalyzerOptions AnalyzerFromArgs(const Args& args) {
+  face::AnalyzerOptions opt;
+  opt.embedder = args.Get("embedder", "resnet128");
+  opt.threads = args.GetInt("threads", 1);
+  return opt;
+}
+
+// Decodes one input image; an error names which image it is (`which`) and its path.
+cv::Mat LoadNamed(const std::string& path, const char* which) {
+  try {
+    return LoadImageFile(path);
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string(which) + " image '" + path + "': " + e.what());
+  }
+}
+
+// `verify --document card.jpg --probe selfie.jpg`: the reference is the card's printed portrait
+// (issue 3). Names and numbers on the card are not read here at all.
+int VerifyDocument(const Args& args) {
+  const std::string card_path = args.Require("document"), probe_path = args.Require("probe");
+  const face::AnalyzerOptions opt = AnalyzerFromArgs(args);
+  const auto calibration = verify::LoadCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), opt.embedder);
+  const cv::Mat card = LoadNamed(card_path, "document"), probe = LoadNamed(probe_path, "probe");
+  const auto layouts = document::LoadLayouts();
+  const verify::Verifier verifier(opt, calibration);
+  document::DocumentOptions dopt;
+  dopt.read_mrz = false;  // only the portrait is needed
+  const document::DocumentReport doc = document::AnalyzeDocument(card, layouts, &verifier.analyzer(), dopt);
+  std::string problems;
+  for (const auto& p : doc.problems) problems += (problems.empty() ? "" : ", ") + p;
+  if (doc.portrait.empty())
+    throw Error(ErrorCode::kNoFace, "document image '" + card_path + "': no portrait found" +
+                                        (problems.empty() ? "" : " (" + problems + ")"));
+  const verify::VerifyResult r = verifier.Verify(doc.portrait, probe);
+  const char* decision = r.match ? "match" : "no_match";
+  if (args.Has("json")) {
+    nlohmann::json j = {{"decision", decision},
+                        {"score", r.score},
+                        {"threshold", r.calibration.threshold},
+                        {"fmr_target", r.calibration.fmr_target},
+                        {"embedder", r.calibration.embedder},
+                        {"document", {{"type", doc.classification.type}, {"problems", doc.problems}}},
+                        {"reference", QualityJson(r.reference)},
+                        {"probe", QualityJson(r.probe)},
+                        {"total_ms", r.total_ms}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("decision   %s\n", decision);
+    std::printf("score      %.4f (cosine, %s)\n", r.score, r.calibration.embedder.c_str());
+    std::printf("threshold  %.4f for a false-match rate of %g (%s)\n", r.calibration.threshold, r.calibration.fmr_target,
+                r.calibration.source.c_str());
+    std::printf("document   %s, problems: %s\n", doc.classification.type.c_str(), problems.empty() ? "none" : problems.c_str());
+    std::printf("probe      %d face(s), quality flags: %s\n", r.probe.faces_found, Flags(r.probe.quality.flags).c_str());
+  }
+  return r.match ? 0 : 1;
+}
+
 }  // namespace
 
 int VerifyCommand(int argc, char** argv) {
   const Args args(argc, argv, 2, {"json"});
+  if (args.Has("document")) {
+    args.AllowOnly({"document", "probe", "json", "embedder", "threads", "calibration"});
+    return VerifyDocument(args);
+  }
   args.AllowOnly({"reference", "probe", "json", "embedder", "threads", "calibration"});
   const std::string ref_path = args.Require("reference"), probe_path = args.Require("probe");
-  face::AnalyzerOptions opt;
-  opt.embedder = args.Get("embedder", "resnet128");
-  opt.threads = args.GetInt("threads", 1);
+  const face::AnalyzerOptions opt = AnalyzerFromArgs(args);
   const auto calibration = verify::LoadCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), opt.embedder);
-  // Decode first: a bad file is reported before models load, naming which image it is.
-  auto load = [](const std::string& path, const char* which) {
-    try {
-      return LoadImageFile(path);
-    } catch (const Error& e) {
-      throw Error(e.code(), std::string(which) + " image '" + path + "': " + e.what());
-    }
-  };
-  const cv::Mat ref = load(ref_path, "reference"), probe = load(probe_path, "probe");
+  // Decode first: a bad file is reported before models load.
+  const cv::Mat ref = LoadNamed(ref_path, "reference"), probe = LoadNamed(probe_path, "probe");
   const verify::Verifier verifier(opt, calibration);
   const verify::VerifyResult r = verifier.Verify(ref, probe);
   const char* decision = r.match ? "match" : "no_match";

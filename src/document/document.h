@@ -1,0 +1,94 @@
+// A photo of an identity document -> where the card is, what it is, its MRZ and its portrait.
+//
+//   FindCard      quadrilateral detection (edges -> 4-corner contours, scored on size and
+//                 rectangularity), with capture problems a person can fix;
+//   Classify      the layout whose colours, header band and MRZ/QR presence match the
+//                 rectified card best, with a confidence; below the threshold it is "unknown";
+//   AnalyzeDocument  the whole path, including Tesseract on the MRZ and the face detector on the
+//                 portrait zone (a scan that fills the frame is taken as the card itself).
+// Nothing read from a document is logged; the report holds it in memory for the caller only.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "document/layout.h"
+#include "document/mrz_ocr.h"
+
+namespace idm::face {
+class FaceAnalyzer;
+}
+
+namespace idm::document {
+
+// Stable problem codes (shown to the user with a hint by the CLI).
+inline constexpr const char* kCardNotFound = "card_not_found";
+inline constexpr const char* kCardTooSmall = "card_too_small";
+inline constexpr const char* kCardCutOff = "card_cut_off";
+inline constexpr const char* kBlurred = "blurred";
+inline constexpr const char* kGlareOnPortrait = "glare_on_portrait";
+inline constexpr const char* kGlareOnMrz = "glare_on_mrz";
+inline constexpr const char* kPortraitObstructed = "portrait_obstructed";  // e.g. a finger over it
+inline constexpr const char* kPortraitNotFound = "portrait_not_found";
+inline constexpr const char* kBlankImage = "blank_image";
+
+const char* ProblemHint(const std::string& code);
+
+struct CardDetection {
+  bool found = false;
+  std::array<cv::Point2f, 4> corners{};  // TL, TR, BR, BL in the photo
+  double area_fraction = 0;               // card area / photo area
+  bool touches_edge = false;
+  double aspect = 0;                      // estimated width/height of the card itself
+  std::vector<std::string> problems;
+};
+
+CardDetection FindCard(const cv::Mat& rgb);
+cv::Mat Rectify(const cv::Mat& rgb, const std::array<cv::Point2f, 4>& corners, cv::Size size);
+
+struct Classification {
+  std::string type = "unknown";  // a layout id or "unknown"
+  double confidence = 0;         // 0..1
+  std::vector<std::pair<std::string, double>> scores;  // every layout, best first
+};
+
+// confidence = best^0.25 x best / (best + second): how well the best layout matches times how
+// clearly it beats the runner-up. `mrz_format`: the format of an MRZ already read on the card, if any (it decides between the
+// MRZ layouts). `rectified` is at any size with the card's aspect.
+Classification Classify(const cv::Mat& rectified, const std::vector<DocumentLayout>& layouts,
+                        MrzFormat mrz_format = MrzFormat::kUnknown);
+
+// The printed portrait on a rectified card: the largest face in the layout's portrait zone (with
+// margin, upscaled for the detector), or anywhere on the card when `layout` is null. A ghost
+// portrait is smaller, so the main one wins.
+std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout, const face::FaceAnalyzer& analyzer);
+
+struct DocumentOptions {
+  bool read_mrz = true;
+  bool find_portrait = true;
+  double unknown_below = 0.45;  // confidence under which the type is "unknown"
+  MrzOcrOptions ocr;
+};
+
+struct DocumentReport {
+  CardDetection detection;
+  bool whole_image = false;        // no card edge found, the image was taken as a scan of the document
+  Classification classification;
+  cv::Mat rectified;               // the card, upright, at the layout's canonical size
+  std::optional<MrzReading> mrz;   // when an MRZ was located
+  std::optional<cv::Rect> portrait_box;   // in the rectified card
+  std::optional<cv::Rect> portrait_box_in_photo;  // bounding box in the input image
+  cv::Mat portrait;                // the portrait crop (with margin), for the face pipeline
+  std::vector<std::string> problems;
+};
+
+// `analyzer` may be null (no portrait search). Throws only for programming errors; every capture
+// failure is a problem in the report.
+DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
+                               const face::FaceAnalyzer* analyzer, const DocumentOptions& options = {});
+
+}  // namespace idm::document

@@ -1,0 +1,149 @@
+#include "liveness/frame_analyzer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+#include "face/align.h"
+#include "face/quality.h"
+#include "face/tf_image_ops.h"
+
+namespace idm::liveness {
+
+namespace {
+float Dist2(const cv::Point3f& a, const cv::Point3f& b) { return std::hypot(a.x - b.x, a.y - b.y); }
+}  // namespace
+
+cv::Rect2f MeshBounds(const face::FaceMesh& mesh) {
+  float x1 = 1e9f, y1 = 1e9f, x2 = -1e9f, y2 = -1e9f;
+  for (const auto& p : mesh.points) {
+    x1 = std::min(x1, p.x), y1 = std::min(y1, p.y), x2 = std::max(x2, p.x), y2 = std::max(y2, p.y);
+  }
+  return {x1, y1, x2 - x1, y2 - y1};
+}
+
+void MeasureGeometry(FrameObservation& o) {
+  const auto& m = o.mesh;
+  face::HeadPose(m, &o.yaw_deg, &o.pitch_deg, &o.roll_deg);
+  face::EyeOpenness(m, &o.ear_left, &o.ear_right);
+  const cv::Point3f re = (m.points[33] + m.points[133]) * 0.5f, le = (m.points[362] + m.points[263]) * 0.5f;
+  o.eye_distance_px = Dist2(re, le);
+  o.face_height_px = Dist2(m.points[10], m.points[152]);
+}
+
+FrameAnalyzer::FrameAnalyzer(const FrameAnalyzerOptions& options)
+    : options_(options), detector_(options.threads), mesh_(options.threads) {}
+
+void FrameAnalyzer::Reset() {
+  prev_.reset();
+  prev_thumb_.release();
+  prev_chip_.release();
+  since_detect_ = 0;
+}
+
+std::vector<face::FaceBox> FrameAnalyzer::Detect(const face::FloatImage& frame) const {
+  std::vector<face::FaceBox> faces = detector_.Detect(frame);
+  if (faces.empty()) {
+    // A face filling the frame is too large for the anchors: retry with a border (as FaceAnalyzer).
+    const int border = std::max(frame.width, frame.height) / 2;
+    face::FloatImage padded;
+    padded.width = frame.width + 2 * border;
+    padded.height = frame.height + 2 * border;
+    padded.data.assign(static_cast<size_t>(padded.width) * padded.height * 3, 0.f);
+    for (int y = 0; y < frame.height; ++y) std::copy(frame.at(y, 0), frame.at(y, 0) + frame.width * 3, padded.at(y + border, border));
+    faces = detector_.Detect(padded);
+    for (auto& f : faces) {
+      f.box.x -= border;
+      f.box.y -= border;
+      for (auto& k : f.keypoints) k -= cv::Point2f(static_cast<float>(border), static_cast<float>(border));
+    }
+  }
+  std::sort(faces.begin(), faces.end(), [](const auto& a, const auto& b) { return a.box.area() > b.box.area(); });
+  return faces;
+}
+
+FrameObservation FrameAnalyzer::Analyze(const cv::Mat& rgb, int64_t t_ms) {
+  FrameObservation o;
+  o.t_ms = t_ms;
+  {
+    cv::Mat grey, thumb;
+    cv::cvtColor(rgb, grey, cv::COLOR_RGB2GRAY);
+    cv::resize(grey, thumb, cv::Size(32, 24), 0, 0, cv::INTER_AREA);
+    if (!prev_thumb_.empty()) o.frame_change = static_cast<float>(cv::norm(thumb, prev_thumb_, cv::NORM_L1) / thumb.total());
+    prev_thumb_ = thumb;
+  }
+  const face::FloatImage frame = face::ToFloat(rgb);
+  bool tracked = false;
+  if (prev_) {
+    const face::FaceMesh m = mesh_.Run(frame, face::MeshCropBox(MeshBounds(*prev_), 1.25f));
+    if (m.score >= options_.min_mesh_score) {
+      o.mesh = m;
+      tracked = true;
+      // Every `redetect_every` frames the detector also runs, only to count faces: re-cropping a
+      // tracked face from the detector box would make the landmarks (and the pose) jump.
+      if (options_.redetect_every > 0 && ++since_detect_ >= options_.redetect_every) {
+        o.detector_ran = true;
+        o.faces_found = static_cast<int>(Detect(frame).size());
+        since_detect_ = 0;
+      }
+    }
+  }
+  if (!tracked) {
+    prev_chip_.release();
+    const auto faces = Detect(frame);
+    o.detector_ran = true;
+    o.faces_found = static_cast<int>(faces.size());
+    since_detect_ = 0;
+    if (faces.empty()) {
+      prev_.reset();
+      return o;
+    }
+    o.redetected = !prev_.has_value();
+    // Keep following the tracked face if it is still there; else take the largest.
+    size_t pick = 0;
+    if (prev_) {
+      const cv::Rect2f pb = MeshBounds(*prev_);
+      float best = -1;
+      for (size_t i = 0; i < faces.size(); ++i) {
+        const float iou = face::IoU(faces[i].box, pb);
+        if (iou > best) best = iou, pick = i;
+      }
+    }
+    o.mesh = mesh_.Refine(frame, faces[pick]);
+    if (o.mesh.score < options_.min_mesh_score) {
+      prev_.reset();
+      return o;
+    }
+  }
+  o.face = true;
+  o.box = MeshBounds(o.mesh);
+  {
+    // The face aligned by its own landmarks (similarity), grey, zero mean / unit variance.
+    const cv::Mat chip = face::WarpChip(rgb, face::DlibChipTransform(face::MeshToLandmarks68(o.mesh), 32, 0.1), 32);
+    cv::Mat grey, f;
+    cv::cvtColor(chip, grey, cv::COLOR_RGB2GRAY);
+    grey.convertTo(f, CV_32F);
+    cv::Scalar mean, sd;
+    cv::meanStdDev(f, mean, sd);
+    f = (f - mean[0]) / std::max(sd[0], 1.0);
+    if (!prev_chip_.empty()) o.face_change = static_cast<float>(cv::norm(f, prev_chip_, cv::NORM_L1) / static_cast<double>(f.total()));
+    prev_chip_ = f;
+  }
+  prev_ = o.mesh;
+  MeasureGeometry(o);
+  // Sharpness on a 64 px grey crop of the face box.
+  const cv::Rect roi = cv::Rect(o.box) & cv::Rect(0, 0, rgb.cols, rgb.rows);
+  if (roi.area() > 16) {
+    cv::Mat grey, small, lap;
+    cv::cvtColor(rgb(roi), grey, cv::COLOR_RGB2GRAY);
+    cv::resize(grey, small, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    cv::Laplacian(small, lap, CV_32F);
+    cv::Scalar mean, sd;
+    cv::meanStdDev(lap, mean, sd);
+    o.sharpness = static_cast<float>(sd[0] * sd[0]);
+  }
+  return o;
+}
+
+}  // namespace idm::liveness

@@ -1,0 +1,65 @@
+// Per-frame analysis for liveness: face box, 468-point mesh, head pose, eye openness, face scale.
+// The landmark path tracks: after the first detection, each frame's mesh crop is taken from the
+// previous frame's mesh (as MediaPipe does), and BlazeFace runs again only when the track is lost
+// or every `redetect_every` frames (to count faces).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <opencv2/core.hpp>
+
+#include "face/detector.h"
+#include "face/mesh.h"
+
+namespace idm::liveness {
+
+struct FrameObservation {
+  int64_t t_ms = 0;
+  bool face = false;          // a face was tracked in this frame
+  bool detector_ran = false;  // BlazeFace ran on this frame (faces_found is valid)
+  bool redetected = false;    // the track was lost and re-acquired by the detector
+  int faces_found = 0;        // faces the detector reported (when it ran)
+  cv::Rect2f box;             // face box (frame pixels; from the mesh when tracking)
+  face::FaceMesh mesh;
+  float yaw_deg = 0, pitch_deg = 0, roll_deg = 0;
+  float ear_left = 0, ear_right = 0;  // eye aspect ratios
+  float eye_distance_px = 0;          // between eye centres
+  float face_height_px = 0;           // forehead (10) to chin (152)
+  float sharpness = 0;                // Laplacian variance of the grey face crop (64 px)
+  float frame_change = 0;             // mean |difference| of a 32x24 grey thumbnail to the previous frame (0..255)
+  float face_change = 0;              // mean |difference| of the aligned, normalised 32 px face chip to the
+                                      // previous frame's (a cut to another face spikes it)
+};
+
+struct FrameAnalyzerOptions {
+  int threads = 1;
+  int redetect_every = 15;     // frames; 0: only when the track is lost
+  float min_mesh_score = 0.5f; // below this the track is lost
+};
+
+class FrameAnalyzer {
+ public:
+  explicit FrameAnalyzer(const FrameAnalyzerOptions& options = {});
+  // `rgb`: 8-bit RGB frame. Frames of one sequence must come in order; Reset() between sequences.
+  FrameObservation Analyze(const cv::Mat& rgb, int64_t t_ms);
+  void Reset();
+  const face::FaceDetector& detector() const { return detector_; }
+  const face::MeshModel& mesh_model() const { return mesh_; }
+
+ private:
+  std::vector<face::FaceBox> Detect(const face::FloatImage& frame) const;
+  FrameAnalyzerOptions options_;
+  face::FaceDetector detector_;
+  face::MeshModel mesh_;
+  std::optional<face::FaceMesh> prev_;
+  cv::Mat prev_thumb_, prev_chip_;
+  int since_detect_ = 0;
+};
+
+// Fills pose, eye openness and scale fields of `o` from o.mesh.
+void MeasureGeometry(FrameObservation& o);
+// Axis-aligned box around the mesh points.
+cv::Rect2f MeshBounds(const face::FaceMesh& mesh);
+
+}  // namespace idm::liveness

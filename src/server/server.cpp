@@ -1,0 +1,854 @@
+#include "server/server.h"
+#include "server/static_files.h"
+
+#include <httplib.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <list>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "audit/audit_log.h"
+#include "core/error.h"
+#include "core/image.h"
+#include "face/analyzer.h"
+#include "server/secure_buffer.h"
+#include "verify/receipt.h"
+#include "verify/session.h"
+#include "verify/verifier.h"
+
+namespace idm::server {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+__attribute__((noinline)) void WipeStackBelow() {
+  // 512 KiB below this frame: deeper than any parser or decoder frame that ran on this thread.
+  unsigned char area[512 * 1024];
+  sodium_memzero(area, sizeof area);
+  __asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
+namespace {
+
+thread_local bool t_overflow = false;  // this connection was accepted past the queue: answer 503
+
+// httplib's ThreadPool queues accepted connections without bound. This one serves `threads`
+// connections at once, lets `max_queue` wait, and hands the rest to one overflow thread whose
+// pre-routing handler answers 503 + Retry-After at once. Every task ends by wiping the stack.
+class BoundedTaskQueue final : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue(size_t threads, size_t max_queue) : max_queue_(max_queue) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(false); });
+    threads_.emplace_back([this] { Work(true); });
+  }
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (jobs_.size() < max_queue_) {
+        jobs_.push_back(std::move(fn));
+      } else {
+        overflow_.push_back(std::move(fn));
+      }
+    }
+    cv_.notify_all();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Work(bool overflow) {
+    t_overflow = overflow;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        auto& q = overflow ? overflow_ : jobs_;
+        cv_.wait(lock, [&] { return shutdown_ || !q.empty(); });
+        if (q.empty()) return;
+        fn = std::move(q.front());
+        q.pop_front();
+      }
+      fn();
+      fn = nullptr;
+      WipeStackBelow();
+    }
+  }
+  size_t max_queue_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_, overflow_;
+  std::vector<std::thread> threads_;
+  bool shutdown_ = false;
+};
+
+// One face analyser per worker; Acquire waits for a free one unless `queue` requests already wait.
+class AnalyzerPool {
+ public:
+  AnalyzerPool(const face::AnalyzerOptions& opt, int workers, int queue) : queue_(queue) {
+    for (int i = 0; i < workers; ++i) all_.push_back(std::make_unique<face::FaceAnalyzer>(opt)), free_.push_back(all_.back().get());
+  }
+  class Lease {
+   public:
+    Lease(AnalyzerPool* p, const face::FaceAnalyzer* a) : pool_(p), a_(a) {}
+    Lease(Lease&& o) noexcept : pool_(o.pool_), a_(o.a_) { o.pool_ = nullptr; }
+    ~Lease() {
+      if (pool_ != nullptr) pool_->Release(a_);
+    }
+    const face::FaceAnalyzer& operator*() const { return *a_; }
+
+   private:
+    AnalyzerPool* pool_;
+    const face::FaceAnalyzer* a_;
+  };
+  std::optional<Lease> TryAcquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (free_.empty() && waiting_ >= queue_) return std::nullopt;
+    ++waiting_;
+    cv_.wait(lock, [&] { return !free_.empty(); });
+    --waiting_;
+    const face::FaceAnalyzer* a = free_.back();
+    free_.pop_back();
+    return Lease(this, a);
+  }
+  bool Idle() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return free_.size() == all_.size() && waiting_ == 0;
+  }
+  const face::FaceAnalyzer& any() const { return *all_.front(); }
+
+ private:
+  void Release(const face::FaceAnalyzer* a) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_.push_back(a);
+    }
+    cv_.notify_one();
+  }
+  std::vector<std::unique_ptr<face::FaceAnalyzer>> all_;
+  std::vector<const face::FaceAnalyzer*> free_;
+  int waiting_ = 0, queue_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+class RateLimiter {
+ public:
+  // true if allowed; otherwise *retry_after is the seconds until a token is back.
+  bool Allow(const std::string& who, int per_minute, int* retry_after) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& b = buckets_[who];
+    const auto now = Clock::now();
+    const double rate = per_minute / 60.0;
+    if (b.last == Clock::time_point{}) b.tokens = per_minute, b.last = now;
+    b.tokens = std::min<double>(per_minute, b.tokens + rate * std::chrono::duration<double>(now - b.last).count());
+    b.last = now;
+    if (b.tokens >= 1.0) {
+      b.tokens -= 1.0;
+      return true;
+    }
+    *retry_after = std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens) / rate)));
+    return false;
+  }
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    Clock::time_point last{};
+  };
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
+
+// Prometheus text: counts and latencies only.
+class Metrics {
+ public:
+  void Count(const std::string& name, const std::string& labels) {
+    std::lock_guard<std::mutex> lock(mu_);
+    counters_[name + "{" + labels + "}"] += 1;
+  }
+  void Observe(const std::string& name, double seconds) {
+    static const double kBuckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& h = hist_[name];
+    h.buckets.resize(std::size(kBuckets));
+    for (size_t i = 0; i < std::size(kBuckets); ++i) h.buckets[i].first = kBuckets[i], h.buckets[i].second += seconds <= kBuckets[i];
+    h.count += 1;
+    h.sum += seconds;
+  }
+  std::string Render(size_t sessions_active, bool ready) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    out += "# TYPE idmatch_sessions_active gauge\nidmatch_sessions_active " + std::to_string(sessions_active) + "\n";
+    out += "# TYPE idmatch_ready gauge\nidmatch_ready " + std::string(ready ? "1" : "0") + "\n";
+    std::string last;
+    for (const auto& [key, v] : counters_) {
+      const std::string name = key.substr(0, key.find('{'));
+      if (name != last) out += "# TYPE " + name + " counter\n", last = name;
+      out += (key.find("{}") != std::string::npos ? name : key) + " " + std::to_string(v) + "\n";
+    }
+    for (const auto& [name, h] : hist_) {
+      out += "# TYPE " + name + " histogram\n";
+      for (const auto& [le, n] : h.buckets) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%g", le);
+        out += name + "_bucket{le=\"" + buf + "\"} " + std::to_string(n) + "\n";
+      }
+      out += name + "_bucket{le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+      out += name + "_sum " + std::to_string(h.sum) + "\n" + name + "_count " + std::to_string(h.count) + "\n";
+    }
+    return out;
+  }
+
+ private:
+  struct Hist {
+    std::vector<std::pair<double, uint64_t>> buckets;
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, uint64_t> counters_;
+  std::map<std::string, Hist> hist_;
+};
+
+// An HTTP error with a JSON body {code, message}.
+struct HttpError {
+  int status;
+  std::string code, message;
+  int retry_after = 0;
+};
+
+HttpError FromEngineError(const Error& e, const std::string& what) {
+  switch (e.code()) {
+    case ErrorCode::kImageTooLarge: return {413, "image_too_large", what + ": " + e.what()};
+    case ErrorCode::kImageDecode: return {422, "image_decode", what + ": " + e.what()};
+    case ErrorCode::kNoFace: return {422, "no_face", what + ": no face found"};
+    case ErrorCode::kInvalidArgument: return {400, "invalid_argument", what + ": " + e.what()};
+    default: return {500, "internal", "internal error"};
+  }
+}
+
+void SendError(httplib::Response& res, const HttpError& e) {
+  res.status = e.status;
+  if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(e.retry_after));
+  res.set_content(json{{"code", e.code}, {"message", e.message}}.dump(), "application/json");
+}
+
+void SendJson(httplib::Response& res, int status, const json& j) {
+  res.status = status;
+  res.set_content(j.dump(), "application/json");
+}
+
+struct Part {
+  std::string name, content_type;
+  SecureBuffer data;
+};
+
+// Declared first in an image handler: on every way out (errors included) the stack below the
+// handler -- where the body reader, the decoders and the analysis ran -- is wiped.
+struct StackWipeOnExit {
+  ~StackWipeOnExit() { WipeStackBelow(); }
+};
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct Service::Impl {
+  ServiceOptions opt;
+  verify::SigningKey key;
+  std::unique_ptr<audit::AuditDb> db;
+  verify::Calibration calibration;
+  std::unique_ptr<AnalyzerPool> pool;
+  verify::SessionStore sessions;
+  json model_hashes;
+  RateLimiter limiter;
+  Metrics metrics;
+  std::unique_ptr<httplib::Server> http;
+  std::atomic<bool> draining{false}, stopping{false};
+  std::thread sweeper;
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  int port = 0;
+
+  Impl(const ServiceOptions& o)
+      : opt(o),
+        key(verify::SigningKey::LoadOrCreate(o.data_dir)),
+        sessions(o.session_ttl, o.max_sessions) {}
+
+  // ---- request plumbing -------------------------------------------------------------------
+
+  std::optional<audit::Operator> Authenticate(const httplib::Request& req, httplib::Response& res) {
+    const std::string h = req.get_header_value("Authorization");
+    if (h.rfind("Bearer ", 0) != 0) {
+      SendError(res, {401, "unauthorized", "missing 'Authorization: Bearer <API key>'"});
+      return std::nullopt;
+    }
+    auto op = db->Authenticate(h.substr(7));
+    if (!op) {
+      SendError(res, {401, "unauthorized", "unknown API key"});
+      return std::nullopt;
+    }
+    int retry = 1;
+    if (!limiter.Allow(op->name, op->rate_per_minute, &retry)) {
+      metrics.Count("idmatch_rate_limited_total", "");
+      SendError(res, {429, "rate_limited", "rate limit of " + std::to_string(op->rate_per_minute) + " requests per minute exceeded", retry});
+      return std::nullopt;
+    }
+    return op;
+  }
+
+  std::shared_ptr<verify::Session> SessionFor(const httplib::Request& req, const audit::Operator& op, httplib::Response& res) {
+    auto s = sessions.Find(req.matches[1]);
+    if (!s) {
+      SendError(res, {404, "session_not_found", "no such session (it may have expired, been decided or aborted)"});
+      return nullptr;
+    }
+    if (s->operator_name != op.name) {
+      SendError(res, {403, "forbidden", "this session belongs to another operator"});
+      return nullptr;
+    }
+    return s;
+  }
+
+  std::optional<AnalyzerPool::Lease> Admit(httplib::Response& res) {
+    if (draining) {
+      SendError(res, {503, "draining", "the server is shutting down", 1});
+      return std::nullopt;
+    }
+    auto lease = pool->TryAcquire();
+    if (!lease) {
+      metrics.Count("idmatch_rejected_total", "reason=\"overload\"");
+      SendError(res, {503, "overloaded", "all analysis workers are busy; retry shortly", 1});
+    }
+    return lease;
+  }
+
+  // Reads the whole body into secure memory; false (and a response) when it is too large.
+  bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader, SecureBuffer& out, httplib::Response& res) {
+    bool too_large = false;
+    const bool ok = reader([&](const char* d, size_t n) {
+      if (out.size() + n > opt.max_image_bytes) {
+        too_large = true;
+        return false;
+      }
+      out.Append(d, n);
+      return true;
+    });
+    (void)req;
+    if (too_large) {
+      SendError(res, {413, "payload_too_large", "image over " + std::to_string(opt.max_image_bytes) + " bytes"});
+      return false;
+    }
+    if (!ok) {
+      SendError(res, {400, "bad_request", "could not read the request body"});
+      return false;
+    }
+    return true;
+  }
+
+  bool ReadMultipart(const httplib::Request& req, const httplib::ContentReader& reader, std::vector<Part>& parts,
+                     httplib::Response& res) {
+    if (!req.is_multipart_form_data()) {
+      SendError(res, {415, "unsupported_media_type", "expected multipart/form-data"});
+      return false;
+    }
+    size_t total = 0;
+    bool too_large = false;
+    const bool ok = reader(
+        [&](const httplib::MultipartFormData& f) {
+          parts.push_back(Part{f.name, f.content_type, {}});
+          return true;
+        },
+        [&](const char* d, size_t n) {
+          total += n;
+          if (parts.empty() || parts.back().data.size() + n > opt.max_image_bytes || total > opt.max_body_bytes) {
+            too_large = !parts.empty();
+            return false;
+          }
+          parts.back().data.Append(d, n);
+          return true;
+        });
+    if (too_large) {
+      SendError(res, {413, "payload_too_large", "a part is over " + std::to_string(opt.max_image_bytes) + " bytes"});
+      return false;
+    }
+    if (!ok) {
+      SendError(res, {400, "malformed_multipart", "the multipart body is malformed or truncated"});
+      return false;
+    }
+    return true;
+  }
+
+  // ---- the pipeline steps ------------------------------------------------------------------
+
+  std::optional<HttpError> AnalyzeDocument(const face::FaceAnalyzer& an, verify::Session& s, const SecureBuffer& image) {
+    try {
+      const ImageLimits limits{opt.max_image_bytes, 40'000'000, 12000};
+      cv::Mat rgb = DecodeImage(image.bytes(), limits);
+      const auto t0 = Clock::now();
+      // HOOK(document): once src/document lands, read the document here (type, issuing country,
+      // portrait crop) and analyse the portrait; for now the whole image is the reference photo.
+      s.document = verify::AnalyzeInto(an, rgb, s.document_embedding);
+      metrics.Observe("idmatch_analysis_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
+      s.has_document = true;
+      return std::nullopt;
+    } catch (const Error& e) {
+      return FromEngineError(e, "document");
+    }
+  }
+
+  // Analyses frames in order, keeping only the best one's embedding.
+  std::optional<HttpError> AnalyzeFrames(const face::FaceAnalyzer& an, verify::Session& s, std::vector<Part*>& frames,
+                                         const std::vector<int64_t>& timestamps) {
+    if (frames.empty()) return HttpError{400, "no_frames", "no 'frames' parts"};
+    if (static_cast<int>(frames.size()) > opt.max_frames_per_batch) {
+      return HttpError{413, "too_many_frames", "at most " + std::to_string(opt.max_frames_per_batch) + " frames per batch"};
+    }
+    if (s.frames_received + static_cast<int>(frames.size()) > opt.max_frames_per_session) {
+      return HttpError{413, "too_many_frames", "at most " + std::to_string(opt.max_frames_per_session) + " frames per session"};
+    }
+    if (!timestamps.empty()) {
+      if (timestamps.size() != frames.size()) return HttpError{400, "bad_timestamps", "one capture timestamp per frame"};
+      int64_t last = s.last_capture_ms;
+      for (const int64_t t : timestamps) {
+        if (t <= last) return HttpError{422, "frames_out_of_order", "capture timestamps must increase, across batches too"};
+        last = t;
+      }
+    }
+    const ImageLimits limits{opt.max_image_bytes, 40'000'000, 12000};
+    for (size_t i = 0; i < frames.size(); ++i) {
+      try {
+        cv::Mat rgb = DecodeImage(frames[i]->data.bytes(), limits);
+        frames[i]->data.Release();
+        SecureBuffer emb;
+        const auto t0 = Clock::now();
+        verify::FaceSummary fs;
+        bool face = true;
+        try {
+          fs = verify::AnalyzeInto(an, rgb, emb);
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kNoFace) throw;
+          face = false;
+        }
+        metrics.Observe("idmatch_analysis_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
+        ++s.frames_received;
+        if (!timestamps.empty()) s.last_capture_ms = timestamps[i];
+        if (!face) continue;
+        ++s.frames_with_face;
+        const double rank = verify::FrameRank(fs);
+        if (rank > s.best_rank) {
+          s.best_rank = rank;
+          s.best_frame = fs;
+          s.best_embedding = std::move(emb);
+        }
+      } catch (const Error& e) {
+        return FromEngineError(e, "frame " + std::to_string(i));
+      }
+    }
+    // HOOK(liveness): once src/liveness lands, run it over the frames (with s.challenge) here and
+    // set s.liveness_verdict / s.liveness_score. Until then the verdict stays "not_checked".
+    return std::nullopt;
+  }
+
+  // Decides, signs, writes the audit row (durable) and only then returns the receipt.
+  json Decide(verify::Session& s) {
+    const float score = verify::CosineOf(s.document_embedding, s.best_embedding);
+    verify::ReceiptFacts f;
+    f.session_id = s.id;
+    f.nonce = s.nonce;
+    f.operator_name = s.operator_name;
+    f.match_score = score;
+    f.threshold = calibration.threshold;
+    f.fmr_target = calibration.fmr_target;
+    f.decision = score >= calibration.threshold ? "match" : "no_match";
+    f.liveness_verdict = s.liveness_verdict;
+    f.liveness_score = s.liveness_score;
+    f.document_type = s.document_type;
+    f.document_country = s.document_country;
+    f.document_quality_flags = s.document.flags;
+    f.probe_quality_flags = s.best_frame.flags;
+    f.frames_received = s.frames_received;
+    f.frames_with_face = s.frames_with_face;
+    f.model_hashes = model_hashes;
+    f.issued_at = UnixNow();
+    const json claims = verify::MakeReceiptClaims(f);
+    const std::string receipt = key.Sign(claims);
+    audit::DecisionRecord r;
+    r.operator_name = s.operator_name;
+    r.session_id = s.id;
+    r.decision = f.decision;
+    r.match_score = f.match_score;
+    r.liveness_verdict = f.liveness_verdict;
+    r.liveness_score = f.liveness_score;
+    r.document_type = f.document_type;
+    r.document_country = f.document_country;
+    r.model_hashes = model_hashes.dump();
+    r.receipt_sha256 = audit::Sha256Hex(receipt);
+    db->Append(r);
+    metrics.Count("idmatch_decisions_total", "decision=\"" + f.decision + "\"");
+    return {{"session_id", s.id},
+            {"decision", f.decision},
+            {"match_score", claims["match_score"]},
+            {"threshold", f.threshold},
+            {"liveness", claims["liveness"]},
+            {"receipt", receipt}};
+  }
+
+  // ---- routes ------------------------------------------------------------------------------
+
+  void Routes() {
+    auto& s = *http;
+    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { SendJson(res, 200, {{"status", "ok"}}); });
+    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      if (draining) return SendError(res, {503, "draining", "the server is shutting down", 1});
+      SendJson(res, 200, {{"status", "ready"}});
+    });
+    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics.Render(sessions.size(), !draining), "text/plain; version=0.0.4");
+    });
+    s.Get("/v1/keys", [this](const httplib::Request&, httplib::Response& res) {
+      SendJson(res, 200, {{"keys", json::array({key.PublicJwk()})}});
+    });
+
+    // A content-reader route, so that a bodiless POST (curl -X POST, no Content-Length) is fine.
+    s.Post("/v1/sessions", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      auto op = Authenticate(req, res);
+      if (!op) return;
+      if (draining) return SendError(res, {503, "draining", "the server is shutting down", 1});
+      std::string text;
+      if (req.has_header("Content-Length") || req.get_header_value("Transfer-Encoding") == "chunked") {
+        const bool read = reader([&](const char* d, size_t n) {
+          text.append(d, n);
+          return text.size() <= 64 * 1024;
+        });
+        if (!read) return SendError(res, {400, "invalid_json", "the body must be a small JSON object (or empty)"});
+      }
+      if (!text.empty()) {
+        const json body = json::parse(text, nullptr, false);
+        if (body.is_discarded() || !body.is_object()) return SendError(res, {400, "invalid_json", "the body must be a JSON object (or empty)"});
+      }
+      auto sess = sessions.Create(op->name);
+      if (!sess) return SendError(res, {503, "too_many_sessions", "too many open sessions", 5});
+      metrics.Count("idmatch_sessions_created_total", "");
+      SendJson(res, 201, {{"session_id", sess->id}, {"challenge", sess->challenge}, {"nonce", sess->nonce},
+                          {"expires_at", sess->expires_unix}, {"expires_in", opt.session_ttl.count()}});
+    });
+
+    s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/document)",
+           [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+             StackWipeOnExit wipe;
+             auto op = Authenticate(req, res);
+             if (!op) return;
+             auto sess = SessionFor(req, *op, res);
+             if (!sess) return;
+             auto lease = Admit(res);
+             if (!lease) return;
+             {
+               SecureBuffer body;
+               if (!ReadBody(req, reader, body, res)) return;
+               std::lock_guard<std::mutex> lock(sess->mu);
+               if (auto err = AnalyzeDocument(**lease, *sess, body)) return SendError(res, *err);
+             }
+             SendJson(res, 200, {{"session_id", sess->id},
+                                 {"document", {{"faces_found", sess->document.faces_found},
+                                               {"quality_flags", sess->document.flags},
+                                               {"type", sess->document_type},
+                                               {"issuing_country", sess->document_country},
+                                               {"analysed_as", "reference_face"}}}});
+           });
+
+    s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/frames)",
+           [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+             StackWipeOnExit wipe;
+             auto op = Authenticate(req, res);
+             if (!op) return;
+             auto sess = SessionFor(req, *op, res);
+             if (!sess) return;
+             auto lease = Admit(res);
+             if (!lease) return;
+             {
+               std::vector<Part> parts;
+               if (!ReadMultipart(req, reader, parts, res)) return;
+               std::vector<Part*> frames;
+               std::vector<int64_t> ts;
+               bool have_ts = false;
+               for (auto& p : parts) {
+                 if (p.name == "frames" || p.name == "frame") frames.push_back(&p);
+                 if (p.name == "timestamps") {
+                   have_ts = true;
+                   const json j = json::parse(std::string(p.data.data(), p.data.data() + p.data.size()), nullptr, false);
+                   if (!j.is_array()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
+                   for (const auto& t : j) {
+                     if (!t.is_number_integer()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
+                     ts.push_back(t.get<int64_t>());
+                   }
+                 }
+               }
+               if (!have_ts) return SendError(res, {400, "bad_timestamps", "a 'timestamps' part (JSON array of capture times in ms) is required"});
+               std::lock_guard<std::mutex> lock(sess->mu);
+               if (auto err = AnalyzeFrames(**lease, *sess, frames, ts)) return SendError(res, *err);
+             }
+             SendJson(res, 200, {{"session_id", sess->id}, {"frames_received", sess->frames_received},
+                                 {"frames_with_face", sess->frames_with_face}});
+           });
+
+    s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/decision)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto op = Authenticate(req, res);
+      if (!op) return;
+      const json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object() || !body.contains("nonce") || !body["nonce"].is_string()) {
+        return SendError(res, {400, "invalid_json", "the body must be a JSON object {\"nonce\": \"...\"}"});
+      }
+      const std::string nonce = body["nonce"];
+      if (sessions.NonceSpent(nonce)) return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
+      auto sess = SessionFor(req, *op, res);
+      if (!sess) return;
+      std::lock_guard<std::mutex> lock(sess->mu);
+      if (sessions.NonceSpent(nonce)) return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
+      if (nonce != sess->nonce) return SendError(res, {400, "nonce_mismatch", "the nonce is not this session's"});
+      if (!sess->has_document || sess->frames_with_face == 0) {
+        return SendError(res, {409, "incomplete_session", "a document and at least one frame with a face are needed first"});
+      }
+      json out;
+      try {
+        out = Decide(*sess);
+      } catch (const Error&) {
+        return SendError(res, {500, "internal", "the decision could not be recorded"});
+      }
+      sessions.SpendNonce(nonce);
+      sessions.Remove(sess->id);  // wiped once this handler lets go of `sess`
+      SendJson(res, 200, out);
+    });
+
+    s.Delete(R"(/v1/sessions/([A-Za-z0-9_-]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      auto op = Authenticate(req, res);
+      if (!op) return;
+      auto sess = SessionFor(req, *op, res);
+      if (!sess) return;
+      sessions.Remove(sess->id);
+      metrics.Count("idmatch_sessions_aborted_total", "");
+      SendJson(res, 200, {{"session_id", sess->id}, {"status", "aborted"}});
+    });
+
+    s.Post("/v1/verify", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      StackWipeOnExit wipe;
+      auto op = Authenticate(req, res);
+      if (!op) return;
+      auto lease = Admit(res);
+      if (!lease) return;
+      json out;
+      {
+        std::vector<Part> parts;
+        if (!ReadMultipart(req, reader, parts, res)) return;
+        Part* document = nullptr;
+        std::vector<Part*> frames;
+        std::vector<int64_t> ts;
+        std::string client_nonce;
+        for (auto& p : parts) {
+          if (p.name == "document") document = &p;
+          if (p.name == "frames" || p.name == "frame") frames.push_back(&p);
+          if (p.name == "nonce") client_nonce.assign(p.data.data(), p.data.data() + std::min<size_t>(p.data.size(), 128));
+          if (p.name == "timestamps") {
+            const json j = json::parse(std::string(p.data.data(), p.data.data() + p.data.size()), nullptr, false);
+            if (!j.is_array()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
+            for (const auto& t : j) {
+              if (!t.is_number_integer()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
+              ts.push_back(t.get<int64_t>());
+            }
+          }
+        }
+        if (document == nullptr) return SendError(res, {400, "no_document", "a 'document' part is required"});
+        if (!client_nonce.empty() && sessions.NonceSpent("client:" + op->name + ":" + client_nonce)) {
+          return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
+        }
+        auto sess = sessions.Create(op->name);
+        if (!sess) return SendError(res, {503, "too_many_sessions", "too many open sessions", 5});
+        if (!client_nonce.empty()) sess->nonce = client_nonce;
+        struct Cleanup {
+          verify::SessionStore& store;
+          std::string id;
+          ~Cleanup() { store.Remove(id); }
+        } cleanup{sessions, sess->id};
+        std::lock_guard<std::mutex> lock(sess->mu);
+        if (auto err = AnalyzeDocument(**lease, *sess, document->data)) return SendError(res, *err);
+        document->data.Release();
+        if (auto err = AnalyzeFrames(**lease, *sess, frames, ts)) return SendError(res, *err);
+        if (sess->frames_with_face == 0) return SendError(res, {422, "no_face", "no frame has a face"});
+        try {
+          out = Decide(*sess);
+        } catch (const Error&) {
+          return SendError(res, {500, "internal", "the decision could not be recorded"});
+        }
+        if (!client_nonce.empty()) sessions.SpendNonce("client:" + op->name + ":" + client_nonce);
+      }
+      SendJson(res, 200, out);
+    });
+  }
+};
+
+Service::Service(const ServiceOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all, ec);
+  impl_ = std::make_unique<Impl>(options);
+  auto& m = *impl_;
+  m.db = std::make_unique<audit::AuditDb>(options.data_dir + "/audit.db");
+  face::AnalyzerOptions aopt;
+  m.calibration = verify::LoadCalibration(options.calibration_path.empty() ? verify::DefaultCalibrationPath() : options.calibration_path,
+                                          aopt.embedder);
+  m.pool = std::make_unique<AnalyzerPool>(aopt, std::max(1, options.analysis_workers), std::max(0, options.analysis_queue));
+  const auto& an = m.pool->any();
+  for (const nn::Model* model : {&an.detector().model(), &an.mesh_model().model(), &an.embedder().model()}) {
+    m.model_hashes[model->name()] = model->sha256();
+  }
+
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    if (options.tls_cert.empty() || options.tls_key.empty()) throw Error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
+    m.http = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
+    if (!m.http->is_valid()) throw Error(ErrorCode::kInvalidArgument, "cannot load the TLS certificate or key");
+  } else {
+    const bool loopback = options.host == "127.0.0.1" || options.host == "::1" || options.host == "localhost";
+    if (!loopback && !options.allow_plain_http) {
+      throw Error(ErrorCode::kInvalidArgument, "plain HTTP is only served on loopback; give --tls-cert/--tls-key (or --allow-plain-http)");
+    }
+    m.http = std::make_unique<httplib::Server>();
+  }
+  auto& http = *m.http;
+  const size_t threads = static_cast<size_t>(std::max(2, options.connection_threads));
+  const size_t queue = static_cast<size_t>(std::max(0, options.connection_queue));
+  http.new_task_queue = [threads, queue] { return new BoundedTaskQueue(threads, queue); };
+  http.set_payload_max_length(options.max_body_bytes);
+  http.set_read_timeout(options.read_timeout_s, 0);
+  http.set_write_timeout(options.write_timeout_s, 0);
+  http.set_keep_alive_timeout(options.keep_alive_timeout_s);
+  http.set_keep_alive_max_count(100);
+  http.set_pre_routing_handler([&m](const httplib::Request& req, httplib::Response& res) {
+    if (t_overflow) {
+      m.metrics.Count("idmatch_rejected_total", "reason=\"connections\"");
+      SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Refuse an oversized body from its Content-Length, before a byte of it is read.
+    const std::string length = req.get_header_value("Content-Length");
+    if (!length.empty()) {
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(length.c_str(), &end, 10);
+      if (end == length.c_str() || *end != '\0' || n > m.opt.max_body_bytes) {
+        SendError(res, {413, "payload_too_large", "request body over " + std::to_string(m.opt.max_body_bytes) + " bytes"});
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty() && res.get_header_value("Content-Type") == "application/json") return;
+    static const std::map<int, std::pair<const char*, const char*>> kKnown = {
+        {400, {"bad_request", "malformed request"}},
+        {404, {"not_found", "no such endpoint"}},
+        {405, {"method_not_allowed", "method not allowed"}},
+        {413, {"payload_too_large", "request body too large"}},
+        {414, {"uri_too_long", "request line too long"}},
+        {415, {"unsupported_media_type", "unsupported media type"}},
+        {416, {"range_not_satisfiable", "range not satisfiable"}},
+        {431, {"headers_too_large", "request headers too large"}},
+        {500, {"internal", "internal error"}},
+        {503, {"unavailable", "service unavailable"}}};
+    auto it = kKnown.find(res.status);
+    const auto& [code, msg] = it != kKnown.end() ? it->second : std::pair<const char*, const char*>{"error", "request failed"};
+    res.set_content(json{{"code", code}, {"message", msg}}.dump(), "application/json");
+  });
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    // Never a stack trace or an exception text that might quote input.
+    SendError(res, {500, "internal", "internal error"});
+  });
+  http.set_logger([&m](const httplib::Request& req, const httplib::Response& res) {
+    // Method, path (ids only, no query), status: never headers or bodies.
+    m.metrics.Count("idmatch_http_requests_total", "status=\"" + std::to_string(res.status) + "\"");
+    std::fprintf(stderr, "%s %s %s %d\n", audit::NowRfc3339().c_str(), req.method.c_str(), req.path.c_str(), res.status);
+  });
+  m.Routes();
+  MountStaticFiles(http, DefaultWebRoot());  // the capture page (web/) at /
+  m.sweeper = std::thread([&m] {
+    std::unique_lock<std::mutex> lock(m.sweep_mu);
+    while (!m.stopping) {
+      m.sweep_cv.wait_for(lock, std::chrono::milliseconds(250));
+      lock.unlock();
+      const size_t n = m.sessions.Sweep();
+      for (size_t i = 0; i < n; ++i) m.metrics.Count("idmatch_sessions_expired_total", "");
+      lock.lock();
+    }
+  });
+}
+
+Service::~Service() {
+  Stop();
+  if (impl_->sweeper.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->sweep_mu);
+      impl_->stopping = true;
+    }
+    impl_->sweep_cv.notify_all();
+    impl_->sweeper.join();
+  }
+  impl_->sessions.Clear();
+}
+
+int Service::Bind() {
+  auto& m = *impl_;
+  if (m.opt.port == 0) {
+    m.port = m.http->bind_to_any_port(m.opt.host);
+    if (m.port <= 0) throw Error(ErrorCode::kInvalidArgument, "cannot bind " + m.opt.host);
+  } else {
+    if (!m.http->bind_to_port(m.opt.host, m.opt.port)) {
+      throw Error(ErrorCode::kInvalidArgument, "cannot bind " + m.opt.host + ":" + std::to_string(m.opt.port));
+    }
+    m.port = m.opt.port;
+  }
+  return m.port;
+}
+
+void Service::Serve() { impl_->http->listen_after_bind(); }
+
+std::string Service::url() const {
+  const bool tls = !impl_->opt.tls_cert.empty();
+  return std::string(tls ? "https" : "http") + "://" + impl_->opt.host + ":" + std::to_string(impl_->port);
+}
+
+void Service::Drain() {
+  auto& m = *impl_;
+  m.draining = true;
+  const auto deadline = Clock::now() + std::chrono::seconds(m.opt.drain_timeout_s);
+  // Heavy work (analyses) is what can be in flight for long; the listener's stop() then lets
+  // every connection thread finish the request it is serving before it joins.
+  while (Clock::now() < deadline && !m.pool->Idle()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Stop();
+}
+
+void Service::Stop() {
+  auto& m = *impl_;
+  if (m.http && m.http->is_running()) m.http->stop();
+  m.sessions.Clear();
+}
+
+}  // namespace idm::server

@@ -1,0 +1,99 @@
+// Verification sessions: the only place a person's data lives while a check is running.
+//
+// A session collects one reference face (the document portrait) and a stream of live frames,
+// keeps only what the decision needs -- the reference embedding and the best frame's embedding,
+// each in a SecureBuffer (sodium_malloc: mlocked, MADV_DONTDUMP, guard pages, wiped on free) --
+// and is destroyed (wiped) on decision, abort, expiry and shutdown. Images are decoded, analysed
+// and wiped inside AddDocument / AddFrames; they are never stored.
+//
+// Hooks for the modules that land separately (search for "HOOK"):
+//   * documents (src/document): the document image is analysed as a reference face photo for
+//     now; document type / issuing country stay "unknown" until the document module reads them.
+//   * liveness (src/liveness): the verdict is "not_checked" until the liveness module lands.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "face/analyzer.h"
+#include "server/secure_buffer.h"
+
+namespace idm::verify {
+
+using Clock = std::chrono::steady_clock;
+
+struct FaceSummary {
+  int faces_found = 0;
+  float eye_distance_px = 0;
+  std::vector<std::string> flags;
+};
+
+struct Session {
+  std::string id, operator_name, nonce, challenge;
+  Clock::time_point created, expires;
+  int64_t created_unix = 0, expires_unix = 0;
+
+  std::mutex mu;  // serialises uploads to one session
+  bool has_document = false;
+  FaceSummary document;
+  std::string document_type = "unknown", document_country = "unknown";  // HOOK(document)
+  server::SecureBuffer document_embedding;
+
+  int frames_received = 0, frames_with_face = 0;
+  int64_t last_capture_ms = INT64_MIN;
+  double best_rank = -1e300;
+  FaceSummary best_frame;
+  server::SecureBuffer best_embedding;
+
+  std::string liveness_verdict = "not_checked";  // HOOK(liveness)
+  std::optional<double> liveness_score;
+};
+
+// Ranks a frame for "best frame": fewer quality flags first, then a larger face.
+double FrameRank(const FaceSummary& s);
+
+// Runs the face pipeline on `rgb` and copies the embedding into `out` (the analysis, its mesh
+// and its embedding are wiped as they go out of scope).
+FaceSummary AnalyzeInto(const face::FaceAnalyzer& analyzer, const cv::Mat& rgb, server::SecureBuffer& out);
+
+float CosineOf(const server::SecureBuffer& a, const server::SecureBuffer& b);
+
+class SessionStore {
+ public:
+  SessionStore(std::chrono::seconds ttl, size_t max_sessions);
+  ~SessionStore();
+
+  // nullptr when the store is full.
+  std::shared_ptr<Session> Create(const std::string& operator_name);
+  std::shared_ptr<Session> Find(const std::string& id);
+  // Removes (and so wipes, once the last in-flight user lets go). Returns false if unknown.
+  bool Remove(const std::string& id);
+  // Removes expired sessions; returns how many.
+  size_t Sweep();
+  void Clear();
+  size_t size();
+  std::chrono::seconds ttl() const { return ttl_; }
+
+  // A nonce that was spent by a decision (kept until its session would have expired).
+  bool NonceSpent(const std::string& nonce);
+  void SpendNonce(const std::string& nonce);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;
+  std::map<std::string, Clock::time_point> spent_;
+  std::chrono::seconds ttl_;
+  size_t max_sessions_;
+};
+
+std::string RandomToken(size_t bytes);
+
+}  // namespace idm::verify

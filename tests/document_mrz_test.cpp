@@ -1,0 +1,195 @@
+// MRZ parser (src/document/mrz.h) against every row of the shared MRZ vectors: the formats and the
+// check digits computed independently of the source parsers, the source's expected validity where
+// it is about check digits or format, check-digit-guided OCR repair, the expiry flag, masking.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "document/csv.h"
+#include "document/mrz.h"
+#include "test_util.h"
+
+namespace idm::document {
+namespace {
+
+std::string MrzDir() { return test::SharedDir() + "/data/mrz"; }
+
+std::vector<std::string> Lines(const std::map<std::string, std::string>& row) {
+  std::vector<std::string> v;
+  for (const char* k : {"line1", "line2", "line3"})
+    if (!row.at(k).empty()) v.push_back(row.at(k));
+  return v;
+}
+
+TEST(DocumentMrz, CheckDigitVectors) {
+  const std::string path = MrzDir() + "/check_digit_vectors.csv";
+  if (!test::Exists(path)) GTEST_SKIP() << "shared data missing: " << path;
+  const auto rows = ReadCsvFile(path);
+  ASSERT_EQ(rows.size(), 7u);
+  for (const auto& r : rows) {
+    const int want = std::stoi(r.at("computed_check_digit_7_3_1"));
+    EXPECT_EQ(MrzCheckDigit(r.at("input")), want) << r.at("input");
+    const bool valid = std::stoi(r.at("check_digit")) == MrzCheckDigit(r.at("input"));
+    EXPECT_EQ(valid, r.at("source_expected_valid") == "true") << r.at("input");
+  }
+  EXPECT_EQ(MrzCheckDigit("AB?"), -1);
+}
+
+TEST(DocumentMrz, EveryTestVector) {
+  const std::string path = MrzDir() + "/mrz_test_vectors.csv";
+  if (!test::Exists(path)) GTEST_SKIP() << "shared data missing: " << path;
+  const auto rows = ReadCsvFile(path);
+  ASSERT_EQ(rows.size(), 75u);
+  int formats = 0, checks = 0, validity = 0, validity_skipped = 0;
+  for (const auto& row : rows) {
+    const std::string id = row.at("source_path") + " / " + row.at("case");
+    MrzParseOptions opt;
+    opt.repair = false;
+    const MrzResult r = ParseMrz(Lines(row), opt);
+    const std::string want_format = row.at("computed_format");
+    if (want_format == "other") {
+      EXPECT_EQ(r.format, MrzFormat::kUnknown) << id;
+      EXPECT_FALSE(r.valid) << id;
+      EXPECT_FALSE(r.error.empty()) << id;
+    } else {
+      EXPECT_EQ(MrzFormatName(r.format), want_format) << id;
+    }
+    ++formats;
+    if (!row.at("computed_check_digits").empty()) {
+      const auto want = nlohmann::json::parse(row.at("computed_check_digits"));
+      for (const auto& [name, v] : want.items()) {
+        const MrzCheck* c = r.Check(name);
+        ASSERT_NE(c, nullptr) << id << " " << name;
+        if (v.is_null()) {
+          EXPECT_EQ(c->state, CheckState::kUnreadable) << id << " " << name;
+        } else if (v.is_boolean()) {
+          EXPECT_EQ(c->state == CheckState::kPass, v.get<bool>()) << id << " " << name;
+        } else {  // "long_doc_number(see optional field)": the number continues in the optional data
+          EXPECT_TRUE(r.fields.long_document_number) << id;
+          EXPECT_GT(r.fields.document_number.size(), 9u) << id;
+          if (row.at("computed_all_check_digits_ok") == "True") {
+            EXPECT_EQ(c->state, CheckState::kPass) << id;
+          }
+        }
+        ++checks;
+      }
+      bool all = true;
+      for (const auto& c : r.checks) all &= c.state == CheckState::kPass;
+      EXPECT_EQ(all, row.at("computed_all_check_digits_ok") == "True") << id;
+    }
+    // The source's own verdict, where it is about ICAO check digits or layout. Exempt: national
+    // formats that are not ICAO 9303 (French ID card and driving licence, Swiss licence: we
+    // report them as not ICAO, the source has dedicated parsers), and rules about which state
+    // codes exist (the fictional UTO, "BOS" for Bosnia), which are not check digits or format.
+    const std::string src = row.at("source_expected_valid"), sf = row.at("source_format");
+    const bool national = sf.rfind("FRENCH", 0) == 0 || sf.rfind("SWISS", 0) == 0;
+    const bool state_rule = row.at("note").find("non-check-digit rules") != std::string::npos ||
+                            row.at("line2").find("BOS") != std::string::npos;
+    if ((src == "true" || src == "false") && !national && !state_rule) {
+      EXPECT_EQ(r.valid, src == "true") << id;
+      ++validity;
+    } else if (src == "throws") {
+      EXPECT_EQ(r.format, MrzFormat::kUnknown) << id;
+      ++validity;
+    } else if (!src.empty()) {
+      ++validity_skipped;
+    }
+  }
+  EXPECT_EQ(formats, 75);
+  std::printf("[mrz vectors] 75 rows: %d check results compared, %d source verdicts compared, %d exempt\n", checks,
+              validity, validity_skipped);
+}
+
+TEST(DocumentMrz, FieldsOfTheUtopiaPassport) {
+  MrzParseOptions opt;
+  opt.today = "20100101";
+  const auto r = ParseMrz({"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}, opt);
+  ASSERT_EQ(r.format, MrzFormat::kTD3);
+  EXPECT_TRUE(r.valid);
+  EXPECT_EQ(r.fields.document_code, "P<");
+  EXPECT_EQ(r.fields.issuing_state, "UTO");
+  EXPECT_EQ(r.fields.document_number, "L898902C3");
+  EXPECT_EQ(r.fields.surname, "ERIKSSON");
+  EXPECT_EQ(r.fields.given_names, "ANNA MARIA");
+  EXPECT_EQ(r.fields.nationality, "UTO");
+  EXPECT_EQ(r.fields.birth_date, "740812");
+  EXPECT_EQ(r.fields.sex, "F");
+  EXPECT_EQ(r.fields.expiry_date, "120415");
+  EXPECT_EQ(r.fields.optional1, "ZE184226B");
+  EXPECT_FALSE(r.expired);
+  opt.today = "20261126";
+  EXPECT_TRUE(ParseMrz(r.lines, opt).expired);
+  opt.today = "20120415";
+  EXPECT_FALSE(ParseMrz(r.lines, opt).expired);  // valid through its expiry day
+}
+
+TEST(DocumentMrz, LongDocumentNumber) {
+  const auto r = ParseMrz({"I<PRT007777779<ZZ92<<<<<<<<<<<", "8303143M3405282PRT<<<<<<<<<<<2", "CACADOR<DE<ARAUJO<<ANDRE<ESTEV"});
+  EXPECT_TRUE(r.valid);
+  EXPECT_TRUE(r.fields.long_document_number);
+  EXPECT_EQ(r.fields.document_number, "007777779ZZ9");
+  EXPECT_EQ(r.fields.surname, "CACADOR DE ARAUJO");
+}
+
+TEST(DocumentMrz, RepairsOcrConfusionsOnlyWhereChecksPass) {
+  const std::vector<std::string> good = {"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                                         "L898902C36UTO7408122F1204159ZE184226B<<<<<10"};
+  // Dates and check digits read with letters: O for 0, I for 1, B for 8, S for 5.
+  auto bad = good;
+  bad[1] = "L898902C36UTO74O8I22F12O4I59ZE184226B<<<<<IO";
+  auto r = ParseMrz(bad);
+  EXPECT_TRUE(r.valid);
+  EXPECT_EQ(r.lines, good);
+  EXPECT_EQ(r.repairs, 6);
+  // Document number: 8 read as B (the field is alphanumeric, the check digit decides).
+  bad = good;
+  bad[1][1] = 'B';
+  r = ParseMrz(bad);
+  EXPECT_TRUE(r.valid);
+  EXPECT_EQ(r.lines, good);
+  // Without repair the same lines fail.
+  MrzParseOptions no;
+  no.repair = false;
+  EXPECT_FALSE(ParseMrz(bad, no).valid);
+  // A wrong digit that is not an OCR confusion is not "repaired" into something else.
+  bad = good;
+  bad[1][14] = '3';  // 7408122 -> 7438122 (birth date month 38)
+  r = ParseMrz(bad);
+  EXPECT_FALSE(r.valid);
+  EXPECT_EQ(r.Check("birth_date")->state, CheckState::kFail);
+  EXPECT_EQ(r.repairs, 0);
+}
+
+TEST(DocumentMrz, UnknownLayoutsAreReportedNotGuessed) {
+  EXPECT_EQ(ParseMrz({}).format, MrzFormat::kUnknown);
+  EXPECT_EQ(ParseMrz({"ABC"}).format, MrzFormat::kUnknown);
+  EXPECT_EQ(ParseMrz({std::string(44, '<'), std::string(43, '<')}).format, MrzFormat::kUnknown);
+}
+
+TEST(DocumentMrz, FillCheckDigitsMakesValidLines) {
+  std::vector<std::string> l = {"I<UTOD23145890<<<<<<<<<<<<<<<<", "7408120F1204150UTO<<<<<<<<<<<0",
+                                "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"};
+  l[0][14] = '0';
+  FillMrzCheckDigits(MrzFormat::kTD1, l);
+  EXPECT_TRUE(ParseMrz(l).valid);
+}
+
+TEST(DocumentMrz, Masking) {
+  EXPECT_EQ(MaskIdentifier("900101-1234567"), "900101-1******");
+  EXPECT_EQ(MaskIdentifier("9001011234567"), "900101-1******");
+  EXPECT_EQ(MaskIdentifier("L898902C3"), "L********");
+  EXPECT_EQ(MaskName("ANNA MARIA"), "A*** M****");
+  const auto r = ParseMrz({"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"});
+  const auto m = MaskMrzLines(r);
+  EXPECT_EQ(m[0], "P<UTOE*******<<A***<M****<<<<<<<<<<<<<<<<<<<");
+  EXPECT_EQ(m[1], "L********6UTO7408122F1204159*********<<<<<10");
+}
+
+}  // namespace
+}  // namespace idm::document

@@ -1,0 +1,152 @@
+// cardgen: renders specimen cards for every layout (or one) around portraits from face photos,
+// optionally as simulated phone captures, and writes them with a labels.csv
+// (file,layout,corners,mrz_line1..3 -- invented data only).
+//
+//   cardgen --faces a.jpg,b.jpg,... | --face-list list.txt  --out DIR [--layout ID|all]
+//           [--count N] [--seed S] [--capture] [--layouts DIR] [--font PATH]
+//
+// The images hold real faces when the inputs do: write them only to a private folder and delete
+// them after use (the tests never write cards to disk; they keep them in memory).
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#ifdef IDMATCH_HAVE_FREETYPE
+#include <opencv2/freetype.hpp>
+#endif
+
+#include "core/error.h"
+#include "core/image.h"
+#include "core/secure_memory.h"
+#include "document/cardgen.h"
+#include "document/layout.h"
+
+namespace {
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string x;
+  while (std::getline(ss, x, sep))
+    if (!x.empty()) out.push_back(x);
+  return out;
+}
+
+#ifdef IDMATCH_HAVE_FREETYPE
+void InstallFreeType(const std::string& font, const std::string& mono) {
+  static cv::Ptr<cv::freetype::FreeType2> ft, ft_mono;
+  ft = cv::freetype::createFreeType2();
+  ft->loadFontData(font, 0);
+  ft_mono = cv::freetype::createFreeType2();
+  ft_mono->loadFontData(mono, 0);
+  idm::document::SetTextRenderer([](cv::Mat& img, const std::string& utf8, const std::string&, const cv::Rect& box,
+                                    const cv::Scalar& colour, bool monospace) {
+    cv::Ptr<cv::freetype::FreeType2>& f = monospace ? ft_mono : ft;
+    if (monospace) {
+      const double pitch = static_cast<double>(box.width) / utf8.size();
+      const int h = static_cast<int>(std::min(box.height * 0.9, pitch * 1.55));
+      for (size_t i = 0; i < utf8.size(); ++i) {
+        int base = 0;
+        const std::string ch(1, utf8[i]);
+        const cv::Size sz = f->getTextSize(ch, h, -1, &base);
+        f->putText(img, ch, {box.x + static_cast<int>(i * pitch + (pitch - sz.width) / 2), box.y + box.height - (box.height - sz.height) / 2},
+                   h, colour, -1, cv::LINE_AA, true);
+      }
+      return;
+    }
+    int base = 0;
+    int h = static_cast<int>(box.height * 0.8);
+    cv::Size sz = f->getTextSize(utf8, h, -1, &base);
+    if (sz.width > box.width) h = std::max(6, h * box.width / sz.width);
+    f->putText(img, utf8, {box.x, box.y + static_cast<int>(box.height * 0.85)}, h, colour, -1, cv::LINE_AA, true);
+  });
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  idm::DisableCoreDumps();
+  std::string faces_arg, face_list, out_dir, layout_id = "all", layouts_dir = idm::document::DefaultLayoutDir();
+  std::string font = "/usr/share/fonts/truetype/nanum/NanumGothic.ttf";
+  std::string mono = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
+  int count = 1;
+  uint64_t seed = 1;
+  bool capture = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw idm::Error(idm::ErrorCode::kInvalidArgument, a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--faces") faces_arg = next();
+    else if (a == "--face-list") face_list = next();
+    else if (a == "--out") out_dir = next();
+    else if (a == "--layout") layout_id = next();
+    else if (a == "--layouts") layouts_dir = next();
+    else if (a == "--count") count = std::stoi(next());
+    else if (a == "--seed") seed = std::stoull(next());
+    else if (a == "--font") font = next();
+    else if (a == "--capture") capture = true;
+    else {
+      std::fprintf(stderr, "usage: cardgen --faces a.jpg,b.jpg | --face-list FILE --out DIR [--layout ID|all] [--count N] [--seed S] [--capture]\n");
+      return 2;
+    }
+  }
+  try {
+    idm::InstallSecureAllocators();
+    std::vector<std::string> faces = Split(faces_arg, ',');
+    if (!face_list.empty()) {
+      std::ifstream f(face_list);
+      for (std::string line; std::getline(f, line);)
+        if (!line.empty()) faces.push_back(line);
+    }
+    if (faces.empty() || out_dir.empty()) throw idm::Error(idm::ErrorCode::kInvalidArgument, "need --faces/--face-list and --out");
+#ifdef IDMATCH_HAVE_FREETYPE
+    if (std::filesystem::exists(font) && std::filesystem::exists(mono)) InstallFreeType(font, mono);
+    else std::fprintf(stderr, "cardgen: font %s missing: Hangul falls back to Latin text\n", font.c_str());
+#else
+    std::fprintf(stderr, "cardgen: built without OpenCV FreeType: Hangul falls back to Latin text\n");
+#endif
+    const auto layouts = idm::document::LoadLayouts(layouts_dir);
+    std::filesystem::create_directories(out_dir);
+    std::ofstream labels(out_dir + "/labels.csv");
+    labels << "file,layout,face,corners,mrz_line1,mrz_line2,mrz_line3\n";
+    int n = 0;
+    for (int k = 0; k < count; ++k) {
+      for (const auto& l : layouts) {
+        if (layout_id != "all" && l.id != layout_id) continue;
+        const std::string& face_path = faces[static_cast<size_t>(n) % faces.size()];
+        const cv::Mat face = idm::LoadImageFile(face_path);
+        const uint64_t s = seed * 1000003ULL + static_cast<uint64_t>(n);
+        auto card = idm::document::RenderCard(l, face, s);
+        cv::Mat img = card.rgb;
+        std::string corners;
+        if (capture) {
+          auto cap = idm::document::SimulateCapture(card.rgb, s);
+          img = cap.rgb;
+          for (const auto& p : cap.corners) corners += (corners.empty() ? "" : " ") + std::to_string(p.x) + " " + std::to_string(p.y);
+        }
+        char name[64];
+        std::snprintf(name, sizeof name, "card_%05d_%s.jpg", n, l.id.c_str());
+        cv::Mat bgr;
+        cv::cvtColor(img, bgr, cv::COLOR_RGB2BGR);
+        cv::imwrite(out_dir + "/" + name, bgr);
+        labels << name << "," << l.id << "," << face_path << "," << corners;
+        for (size_t i = 0; i < 3; ++i) labels << "," << (i < card.mrz_lines.size() ? card.mrz_lines[i] : "");
+        labels << "\n";
+        ++n;
+      }
+    }
+    std::printf("cardgen: %d card(s) in %s\n", n, out_dir.c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cardgen: %s\n", e.what());
+    return 2;
+  }
+}

@@ -34,10 +34,13 @@ test: build
 test-e2e: build
 	@node tests/e2e/run.mjs --server $(BUILD_DIR)/idmatch --shared $(SHARED) --require-serve
 
-# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer. Two groups run in the plain
+# pass only: Retention.* inspects what freed memory still holds, which under ASan is ASan's
+# quarantine rather than our allocators (and LeakSanitizer cannot run under strace); ServerLoad.*
+# asserts latencies that ASan's slowdown would turn into noise.
 test-asan:
 	@$(MAKE) --no-print-directory build PRESET=asan
-	@ctest --test-dir build-asan --output-on-failure -j$(JOBS) -LE slow
+	@ctest --test-dir build-asan --output-on-failure -j$(JOBS) -LE slow -E '^(Retention|ServerLoad)\.'
 
 bench: build
 	./bench/run_bench.sh

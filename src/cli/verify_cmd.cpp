@@ -51,6 +51,19 @@ cv::Mat LoadNamed(const std::string& path, const char* which) {
   }
 }
 
+// The decision fields both forms of `verify` print, as JSON and as text.
+nlohmann::json DecisionJson(const verify::VerifyResult& r) {
+  return {{"decision", r.match ? "match" : "no_match"}, {"score", r.score}, {"threshold", r.calibration.threshold},
+          {"fmr_target", r.calibration.fmr_target}, {"embedder", r.calibration.embedder},
+          {"probe", QualityJson(r.probe)}, {"total_ms", r.total_ms}};
+}
+void PrintDecision(const verify::VerifyResult& r) {
+  std::printf("decision   %s\n", r.match ? "match" : "no_match");
+  std::printf("score      %.4f (cosine, %s)\n", r.score, r.calibration.embedder.c_str());
+  std::printf("threshold  %.4f for a false-match rate of %g (%s)\n", r.calibration.threshold, r.calibration.fmr_target,
+              r.calibration.source.c_str());
+}
+
 // `verify --document card.jpg --probe selfie.jpg`: the reference is the card's printed portrait
 // (issue 3). Names and numbers on the card are not read here at all.
 int VerifyDocument(const Args& args) {
@@ -69,23 +82,13 @@ int VerifyDocument(const Args& args) {
     throw Error(ErrorCode::kNoFace, "document image '" + card_path + "': no portrait found" +
                                         (problems.empty() ? "" : " (" + problems + ")"));
   const verify::VerifyResult r = verifier.Verify(doc.portrait, probe);
-  const char* decision = r.match ? "match" : "no_match";
   if (args.Has("json")) {
-    nlohmann::json j = {{"decision", decision},
-                        {"score", r.score},
-                        {"threshold", r.calibration.threshold},
-                        {"fmr_target", r.calibration.fmr_target},
-                        {"embedder", r.calibration.embedder},
-                        {"document", {{"type", doc.classification.type}, {"problems", doc.problems}}},
-                        {"reference", QualityJson(r.reference)},
-                        {"probe", QualityJson(r.probe)},
-                        {"total_ms", r.total_ms}};
+    nlohmann::json j = DecisionJson(r);
+    j["document"] = {{"type", doc.classification.type}, {"problems", doc.problems}};
+    j["reference"] = QualityJson(r.reference);
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("decision   %s\n", decision);
-    std::printf("score      %.4f (cosine, %s)\n", r.score, r.calibration.embedder.c_str());
-    std::printf("threshold  %.4f for a false-match rate of %g (%s)\n", r.calibration.threshold, r.calibration.fmr_target,
-                r.calibration.source.c_str());
+    PrintDecision(r);
     std::printf("document   %s, problems: %s\n", doc.classification.type.c_str(), problems.empty() ? "none" : problems.c_str());
     std::printf("probe      %d face(s), quality flags: %s\n", r.probe.faces_found, Flags(r.probe.quality.flags).c_str());
   }
@@ -108,23 +111,13 @@ int VerifyCommand(int argc, char** argv) {
   const cv::Mat ref = LoadNamed(ref_path, "reference"), probe = LoadNamed(probe_path, "probe");
   const verify::Verifier verifier(opt, calibration);
   const verify::VerifyResult r = verifier.Verify(ref, probe);
-  const char* decision = r.match ? "match" : "no_match";
   if (args.Has("json")) {
-    nlohmann::json j = {{"decision", decision},
-                        {"score", r.score},
-                        {"threshold", r.calibration.threshold},
-                        {"fmr_target", r.calibration.fmr_target},
-                        {"embedder", r.calibration.embedder},
-                        {"model_sha256", verifier.analyzer().embedder().model().sha256()},
-                        {"reference", QualityJson(r.reference)},
-                        {"probe", QualityJson(r.probe)},
-                        {"total_ms", r.total_ms}};
+    nlohmann::json j = DecisionJson(r);
+    j["model_sha256"] = verifier.analyzer().embedder().model().sha256();
+    j["reference"] = QualityJson(r.reference);
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("decision   %s\n", decision);
-    std::printf("score      %.4f (cosine, %s)\n", r.score, r.calibration.embedder.c_str());
-    std::printf("threshold  %.4f for a false-match rate of %g (%s)\n", r.calibration.threshold, r.calibration.fmr_target,
-                r.calibration.source.c_str());
+    PrintDecision(r);
     std::printf("reference  %d face(s), quality flags: %s\n", r.reference.faces_found, Flags(r.reference.quality.flags).c_str());
     std::printf("probe      %d face(s), quality flags: %s\n", r.probe.faces_found, Flags(r.probe.quality.flags).c_str());
     std::printf("time       %.1f ms (reference: detect %.1f, landmarks %.1f, embed %.1f ms)\n", r.total_ms,

@@ -391,5 +391,16 @@ TEST_F(ServerApi, ZzSigtermDrainsAndExitsCleanly) {
   EXPECT_EQ(log.find("JFIF"), std::string::npos);
 }
 
+// Regression (CI run of stop 8): a SIGTERM that lands between "listening" and httplib's listen loop
+// used to be lost (httplib's stop() does nothing before the loop runs) and the server hung.
+TEST(ServerLifecycle, SigtermRightAfterStartExitsCleanly) {
+  test::ScopedTempDir dir;
+  for (int i = 0; i < 3; ++i) {
+    test::ServerProcess server(dir.path(), {"--workers", "1"});
+    ASSERT_TRUE(server.ok());
+    EXPECT_EQ(server.Stop(15), 0) << "attempt " << i << ": " << server.Stderr();
+  }
+}
+
 }  // namespace
 }  // namespace idm

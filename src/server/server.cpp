@@ -284,6 +284,9 @@ struct Service::Impl {
   Metrics metrics;
   std::unique_ptr<httplib::Server> http;
   std::atomic<bool> draining{false}, stopping{false};
+  // 0: Serve() not entered, 1: inside Serve(), 2: Serve() returned. Lets Stop() catch a listener
+  // that has been started but is not running yet (httplib's stop() is a no-op before listen).
+  std::atomic<int> listener_state{0};
   std::thread sweeper;
   std::mutex sweep_mu;
   std::condition_variable sweep_cv;
@@ -828,7 +831,12 @@ int Service::Bind() {
   return m.port;
 }
 
-void Service::Serve() { impl_->http->listen_after_bind(); }
+void Service::Serve() {
+  auto& m = *impl_;
+  m.listener_state = 1;
+  if (!m.draining) m.http->listen_after_bind();
+  m.listener_state = 2;
+}
 
 std::string Service::url() const {
   const bool tls = !impl_->opt.tls_cert.empty();
@@ -847,7 +855,13 @@ void Service::Drain() {
 
 void Service::Stop() {
   auto& m = *impl_;
-  if (m.http && m.http->is_running()) m.http->stop();
+  // A SIGTERM can arrive between the listener thread's start and httplib's listen loop: Serve()
+  // then either sees `draining` and returns, or is inside listen and is stopped here.
+  m.draining = true;
+  if (m.http) {
+    while (m.listener_state == 1 && !m.http->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (m.http->is_running()) m.http->stop();
+  }
   m.sessions.Clear();
 }
 

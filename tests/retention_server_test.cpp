@@ -133,7 +133,7 @@ class Retention : public ::testing::Test {
     return r ? json::parse(r->body) : json();
   }
   int Document(httplib::Client& c, const std::string& id, const std::string& bytes) {
-    auto r = c.Post(("/v1/sessions/" + id + "/document").c_str(), Auth(), bytes, "image/png");
+    auto r = c.Post(("/v1/sessions/" + id + "/document?kind=portrait").c_str(), Auth(), bytes, "image/png");
     return r ? r->status : -1;
   }
   int Frames(httplib::Client& c, const std::string& id, const std::string& jpeg, int64_t ts) {
@@ -163,7 +163,7 @@ class Retention : public ::testing::Test {
     std::this_thread::sleep_for(std::chrono::seconds(4));
     EXPECT_EQ(Frames(c, expired["session_id"], m.frame_jpeg, 20), 404);
 
-    httplib::MultipartFormDataItems items = {{"document", m.document_png, "d.png", "image/png"}, {"frames", m.frame_jpeg, "f.jpg", "image/jpeg"}};
+    httplib::MultipartFormDataItems items = {{"portrait", m.document_png, "d.png", "image/png"}, {"frames", m.frame_jpeg, "f.jpg", "image/jpeg"}};
     auto one = c.Post("/v1/verify", Auth(), items);
     ASSERT_TRUE(one && one->status == 200) << (one ? one->body : "");
   }

@@ -109,7 +109,8 @@ class ServerApi : public ::testing::Test {
     key_ = test::AddOperator(dir_->path(), "shop");
     other_key_ = test::AddOperator(dir_->path(), "other");
     slow_key_ = test::AddOperator(dir_->path(), "slow", 3);
-    server_ = new test::ServerProcess(dir_->path(), {"--workers", "1", "--queue", "1"});
+    // Liveness off: these tests check the API with still photos (tests/server_liveness_test.cpp runs it on).
+    server_ = new test::ServerProcess(dir_->path(), {"--workers", "1", "--queue", "1", "--liveness", "off"});
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -132,7 +133,7 @@ class ServerApi : public ::testing::Test {
     return Body(r);
   }
   httplib::Result PostDocument(const std::string& id, const std::string& bytes, const std::string& key = key_) {
-    auto r = cli_->Post(("/v1/sessions/" + id + "/document").c_str(), Auth(key), bytes, "image/jpeg");
+    auto r = cli_->Post(("/v1/sessions/" + id + "/document?kind=portrait").c_str(), Auth(key), bytes, "image/jpeg");
     Rec().Check("/v1/sessions/{id}/document", "post", r);
     return r;
   }
@@ -231,7 +232,7 @@ TEST_F(ServerApi, SessionFlowGivesAVerifiableReceipt) {
 }
 
 TEST_F(ServerApi, OneShotVerify) {
-  httplib::MultipartFormDataItems items = {{"document", test::ReadString(test::Lfw(kRefA)), "doc.jpg", "image/jpeg"},
+  httplib::MultipartFormDataItems items = {{"portrait", test::ReadString(test::Lfw(kRefA)), "doc.jpg", "image/jpeg"},
                                            {"frames", test::ReadString(test::Lfw(kProbeA)), "f0.jpg", "image/jpeg"},
                                            {"frames", test::ReadString(test::Lfw(kProbeA2)), "f1.jpg", "image/jpeg"},
                                            {"nonce", "client-nonce-1", "", "text/plain"}};
@@ -371,7 +372,7 @@ TEST_F(ServerApi, EveryDocumentedOperationAnswersAsDocumented) {
   ASSERT_EQ(Decide(id, json{{"nonce", s["nonce"]}}.dump())->status, 200);
   const json aborted = OpenSession();
   Rec().Check("/v1/sessions/{id}", "delete", cli_->Delete(("/v1/sessions/" + aborted["session_id"].get<std::string>()).c_str(), Auth()));
-  httplib::MultipartFormDataItems items = {{"document", test::ReadString(test::Lfw(kRefA)), "d.jpg", "image/jpeg"},
+  httplib::MultipartFormDataItems items = {{"portrait", test::ReadString(test::Lfw(kRefA)), "d.jpg", "image/jpeg"},
                                            {"frames", test::ReadString(test::Lfw(kProbeA)), "f.jpg", "image/jpeg"}};
   Rec().Check("/v1/verify", "post", cli_->Post("/v1/verify", Auth(), items));
   for (const auto& [path, ops] : Rec().spec["paths"].items()) {

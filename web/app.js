@@ -14,8 +14,8 @@ const config = {
 
 // Timings: senior mode is slower and never hurries (no countdowns shown in either mode).
 const TIMING = {
-  normal: { steadySamples: 4, settleMs: 1200, actionMs: 2100, frameEveryMs: 350, retries: 3 },
-  senior: { steadySamples: 6, settleMs: 3000, actionMs: 3500, frameEveryMs: 350, retries: 6 },
+  normal: { steadySamples: 4, settleMs: 1200, actionMs: 2100, frameEveryMs: 125, retries: 3 },
+  senior: { steadySamples: 6, settleMs: 3000, actionMs: 3500, frameEveryMs: 200, retries: 6 },
 };
 // Document problems (src/document) that mean: take the card photo again.
 const RETAKE = new Set(['card_not_found', 'card_too_small', 'card_cut_off', 'blurred', 'glare_on_portrait', 'glare_on_mrz',
@@ -325,15 +325,23 @@ async function selfieCamera(attempt = 0) {
     main.querySelector('[data-action=repeat]').onclick = () => speak(t(key, vars));
     speak(t(key, vars));
   };
-  async function capture(ms) {
-    const frames = [];
-    const end = performance.now() + ms;
-    while (performance.now() < end && run === state.run) {
-      frames.push({ blob: await grabJpeg(video, 0.85, 640), t: nextTimestamp() });
+  // Frames are captured without a break from the first instruction to the last action: the
+  // server's liveness check follows the face through the whole sequence (a gap looks like a cut).
+  // The server takes 128 frames a session; the pace above gives ~100 for the whole challenge.
+  const MAX_FRAMES = 124;
+  const pending = [];
+  let captured = 0;
+  let capturing = true;
+  (async () => {
+    while (capturing && run === state.run && captured++ < MAX_FRAMES) {
+      try {
+        pending.push({ blob: await grabJpeg(video, 0.85, 480), t: nextTimestamp() });
+      } catch {
+        break; // the camera was stopped under us
+      }
       await sleep(T().frameEveryMs);
     }
-    return frames.slice(0, 12);
-  }
+  })();
   async function send(frames) {
     try {
       return await api.sendFrames(state.session.session_id, frames);
@@ -343,15 +351,34 @@ async function selfieCamera(attempt = 0) {
       throw Object.assign(new Error('restart'), { restart: true });
     }
   }
+  // Sends what was captured until now (in batches the server accepts); returns the last answer.
+  async function flush() {
+    const frames = pending.splice(0);
+    let last = null;
+    for (let i = 0; i < frames.length && run === state.run; i += 40) last = await send(frames.slice(i, i + 40));
+    return last;
+  }
+  // The server's view of the latest frame, as advice that does not interrupt the action.
+  function advise(r) {
+    if (!r) return;
+    if (!r.faces_found) return setGuide('no_face', 'guide.no_face');
+    const flag = (r.quality_flags || []).find((f) => has(`flag.${f}`));
+    if (flag) setGuide(flag, `flag.${flag}`);
+  }
+  async function capture(ms) {
+    await sleep(ms);
+    return flush();
+  }
   try {
     // A straight-on look first: the frames compared with the card.
     setGuide('good', 'guide.face_look');
     await sleep(T().settleMs);
     if (run !== state.run) return;
-    const first = await send(await capture(1400));
+    const first = await capture(1400);
     if (run !== state.run) return;
-    if (!first.frames_with_face) {
-      const flag = (first.quality_flags || [])[0];
+    if (!first || !first.frames_with_face) {
+      capturing = false;
+      const flag = (first?.quality_flags || [])[0];
       setGuide('no_face', flag && has(`flag.${flag}`) ? `flag.${flag}` : 'guide.no_face');
       await sleep(state.senior ? 4000 : 2500);
       if (attempt + 1 < T().retries && run === state.run) return selfieCamera(attempt + 1);
@@ -369,12 +396,15 @@ async function selfieCamera(attempt = 0) {
       }
       await sleep(T().settleMs / 2);
       if (run !== state.run) return;
-      await send(await capture(T().actionMs));
+      advise(await capture(T().actionMs));
       if (run !== state.run) return;
     }
+    capturing = false;
     stopStream();
+    await flush();
     await decide();
   } catch (e) {
+    capturing = false;
     if (run !== state.run) return;
     if (e.restart) return selfieIntro();
     failure(adviceFor(e, 'selfie'), () => selfieCamera(0));
@@ -435,16 +465,18 @@ async function decide() {
 
 function result(res, sig) {
   const match = res.decision === 'match';
+  // The face matched but the movements were not seen live: say what to do, not only "failed".
+  const notLive = res.decision === 'liveness_failed';
   const receipt = h('textarea', { id: 'receipt', readonly: true, rows: 4, spellcheck: 'false', class: 'receipt' });
   receipt.value = res.receipt;
   const sigKey = sig.valid === true ? 'result.sigOk' : sig.valid === false ? 'result.sigBad' : 'result.sigUnknown';
-  screen(match ? 'result-match' : 'result-no-match', {
-    step: 4, title: match ? 'result.matchTitle' : 'result.noMatchTitle',
-    instruction: match ? 'result.matchBody' : 'result.noMatchBody',
+  screen(match ? 'result-match' : notLive ? 'result-not-live' : 'result-no-match', {
+    step: 4, title: match ? 'result.matchTitle' : notLive ? 'result.notLiveTitle' : 'result.noMatchTitle',
+    instruction: match ? 'result.matchBody' : notLive ? 'result.notLiveBody' : 'result.noMatchBody',
     more: ['result.erased'],
     body: [
       h('p', { class: `verdict ${match ? 'ok' : 'no'}`, 'data-decision': res.decision },
-        h('span', { class: 'icon', 'aria-hidden': 'true' }, match ? '✓' : '✗'), text('span', match ? 'result.verdictMatch' : 'result.verdictNoMatch')),
+        h('span', { class: 'icon', 'aria-hidden': 'true' }, match ? '✓' : '✗'), text('span', match ? 'result.verdictMatch' : notLive ? 'result.verdictNotLive' : 'result.verdictNoMatch')),
       h('details', { class: 'receipt-box', open: !state.senior },
         text('summary', 'result.receipt'),
         text('p', 'result.receiptHelp'),

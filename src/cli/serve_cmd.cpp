@@ -80,7 +80,7 @@ std::string Trim(std::string s) {
 int ServeCommand(int argc, char** argv) {
   const Args args(argc, argv, 2, {"allow-plain-http"});
   args.AllowOnly({"listen", "data-dir", "tls-cert", "tls-key", "allow-plain-http", "workers", "queue", "threads",
-                  "session-ttl", "calibration", "max-body-mb", "drain-timeout"});
+                  "session-ttl", "calibration", "max-body-mb", "drain-timeout", "liveness", "challenge", "layouts"});
   ReexecWithWipingMalloc(argv);
   server::ServiceOptions opt;
   const std::string listen = args.Get("listen", "127.0.0.1:8080");
@@ -104,6 +104,15 @@ int ServeCommand(int argc, char** argv) {
   opt.calibration_path = args.Get("calibration");
   opt.max_body_bytes = static_cast<size_t>(args.GetInt("max-body-mb", 16)) << 20;
   opt.drain_timeout_s = args.GetInt("drain-timeout", opt.drain_timeout_s);
+  opt.layout_dir = args.Get("layouts");
+  const std::string liveness = args.Get("liveness", "required");
+  if (liveness != "required" && liveness != "off") throw Error(ErrorCode::kInvalidArgument, "--liveness takes 'required' or 'off'");
+  opt.liveness_required = liveness == "required";
+  opt.fixed_challenge = args.Get("challenge");
+  if (!opt.liveness_required) std::fprintf(stderr, "idmatch: WARNING: --liveness off: a photo of the card holder can pass\n");
+  if (!opt.fixed_challenge.empty()) {
+    std::fprintf(stderr, "idmatch: WARNING: --challenge: every session gets the same actions (tests and demos only)\n");
+  }
 
   // Signals are taken by one thread (sigwait); every other thread is created with them blocked.
   sigset_t set;

@@ -21,8 +21,11 @@
 #include "audit/audit_log.h"
 #include "core/error.h"
 #include "core/image.h"
+#include "document/document.h"
 #include "face/analyzer.h"
+#include "liveness/sequence.h"
 #include "server/secure_buffer.h"
+#include "verify/document_facts.h"
 #include "verify/receipt.h"
 #include "verify/session.h"
 #include "verify/verifier.h"
@@ -98,24 +101,34 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   bool shutdown_ = false;
 };
 
-// One face analyser per worker; Acquire waits for a free one unless `queue` requests already wait.
+// What one analysis worker owns: a face analyser and, when liveness is checked, a liveness
+// verifier (not thread-safe: one per worker). Model weights are shared between workers.
+struct Worker {
+  face::FaceAnalyzer analyzer;
+  std::unique_ptr<liveness::LivenessVerifier> liveness;
+  Worker(const face::AnalyzerOptions& opt, bool with_liveness)
+      : analyzer(opt), liveness(with_liveness ? std::make_unique<liveness::LivenessVerifier>() : nullptr) {}
+};
+
+// One worker per concurrent analysis; Acquire waits for a free one unless `queue` requests
+// already wait.
 class AnalyzerPool {
  public:
-  AnalyzerPool(const face::AnalyzerOptions& opt, int workers, int queue) : queue_(queue) {
-    for (int i = 0; i < workers; ++i) all_.push_back(std::make_unique<face::FaceAnalyzer>(opt)), free_.push_back(all_.back().get());
+  AnalyzerPool(const face::AnalyzerOptions& opt, bool with_liveness, int workers, int queue) : queue_(queue) {
+    for (int i = 0; i < workers; ++i) all_.push_back(std::make_unique<Worker>(opt, with_liveness)), free_.push_back(all_.back().get());
   }
   class Lease {
    public:
-    Lease(AnalyzerPool* p, const face::FaceAnalyzer* a) : pool_(p), a_(a) {}
+    Lease(AnalyzerPool* p, Worker* a) : pool_(p), a_(a) {}
     Lease(Lease&& o) noexcept : pool_(o.pool_), a_(o.a_) { o.pool_ = nullptr; }
     ~Lease() {
       if (pool_ != nullptr) pool_->Release(a_);
     }
-    const face::FaceAnalyzer& operator*() const { return *a_; }
+    Worker& operator*() const { return *a_; }
 
    private:
     AnalyzerPool* pool_;
-    const face::FaceAnalyzer* a_;
+    Worker* a_;
   };
   std::optional<Lease> TryAcquire() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -123,7 +136,7 @@ class AnalyzerPool {
     ++waiting_;
     cv_.wait(lock, [&] { return !free_.empty(); });
     --waiting_;
-    const face::FaceAnalyzer* a = free_.back();
+    Worker* a = free_.back();
     free_.pop_back();
     return Lease(this, a);
   }
@@ -131,18 +144,18 @@ class AnalyzerPool {
     std::lock_guard<std::mutex> lock(mu_);
     return free_.size() == all_.size() && waiting_ == 0;
   }
-  const face::FaceAnalyzer& any() const { return *all_.front(); }
+  const Worker& any() const { return *all_.front(); }
 
  private:
-  void Release(const face::FaceAnalyzer* a) {
+  void Release(Worker* a) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       free_.push_back(a);
     }
     cv_.notify_one();
   }
-  std::vector<std::unique_ptr<face::FaceAnalyzer>> all_;
-  std::vector<const face::FaceAnalyzer*> free_;
+  std::vector<std::unique_ptr<Worker>> all_;
+  std::vector<Worker*> free_;
   int waiting_ = 0, queue_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -278,6 +291,7 @@ struct Service::Impl {
   std::unique_ptr<audit::AuditDb> db;
   verify::Calibration calibration;
   std::unique_ptr<AnalyzerPool> pool;
+  std::vector<document::DocumentLayout> layouts;
   verify::SessionStore sessions;
   json model_hashes;
   RateLimiter limiter;
@@ -295,7 +309,7 @@ struct Service::Impl {
   Impl(const ServiceOptions& o)
       : opt(o),
         key(verify::SigningKey::LoadOrCreate(o.data_dir)),
-        sessions(o.session_ttl, o.max_sessions) {}
+        sessions(o.session_ttl, o.max_sessions, o.fixed_challenge) {}
 
   // ---- request plumbing -------------------------------------------------------------------
 
@@ -403,15 +417,51 @@ struct Service::Impl {
 
   // ---- the pipeline steps ------------------------------------------------------------------
 
-  std::optional<HttpError> AnalyzeDocument(const face::FaceAnalyzer& an, verify::Session& s, const SecureBuffer& image) {
+  // `portrait_only`: the image is already the holder's portrait (e.g. the photo read from a
+  // passport's chip, or a scan of the portrait), not a photo of a card.
+  std::optional<HttpError> AnalyzeDocument(Worker& w, verify::Session& s, const SecureBuffer& image, bool portrait_only) {
     try {
       const ImageLimits limits{opt.max_image_bytes, 40'000'000, 12000};
       cv::Mat rgb = DecodeImage(image.bytes(), limits);
       const auto t0 = Clock::now();
-      // HOOK(document): once src/document lands, read the document here (type, issuing country,
-      // portrait crop) and analyse the portrait; for now the whole image is the reference photo.
-      s.document = verify::AnalyzeInto(an, rgb, s.document_embedding);
+      s.document_source = portrait_only ? "portrait_image" : "document_portrait";
+      if (portrait_only) {
+        s.document = verify::AnalyzeInto(w.analyzer, rgb, s.document_embedding);
+        metrics.Observe("idmatch_analysis_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
+        s.has_document = true;
+        return std::nullopt;
+      }
+      // Find, rectify and classify the card, read its MRZ, find its printed portrait. Only the
+      // facts below leave this block; the MRZ text is wiped here.
+      document::DocumentReport report = document::AnalyzeDocument(rgb, layouts, &w.analyzer);
+      const verify::DocumentFacts facts = verify::SummariseDocument(report);
+      verify::WipeDocumentText(report);
+      s.document_type = facts.type;
+      s.document_type_confidence = facts.type_confidence;
+      s.document_country = facts.issuing_country;
+      s.document_problems = facts.flags;
+      // The reference is the card's portrait and nothing else: never the largest face of the
+      // photo, which could be the applicant holding the card.
+      std::optional<verify::FaceSummary> portrait;
+      if (!report.portrait.empty()) {
+        try {
+          portrait = verify::AnalyzeInto(w.analyzer, report.portrait, s.document_embedding);
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kNoFace) throw;
+        }
+      }
       metrics.Observe("idmatch_analysis_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
+      if (!portrait) {
+        std::string code = document::kPortraitNotFound;
+        for (const auto& p : facts.flags) {
+          if (*document::ProblemHint(p) != '\0') {
+            code = p;
+            break;
+          }
+        }
+        return HttpError{422, code, std::string("document: ") + document::ProblemHint(code)};
+      }
+      s.document = *portrait;
       s.has_document = true;
       return std::nullopt;
     } catch (const Error& e) {
@@ -419,9 +469,11 @@ struct Service::Impl {
     }
   }
 
-  // Analyses frames in order, keeping only the best one's embedding.
-  std::optional<HttpError> AnalyzeFrames(const face::FaceAnalyzer& an, verify::Session& s, std::vector<Part*>& frames,
-                                         const std::vector<int64_t>& timestamps) {
+  // Decodes every frame (a bad one is refused with the batch), keeps the JPEG bytes for the
+  // liveness sequence and analyses the batch's last frame for the person's live advice. Without
+  // liveness (--liveness off) every frame is analysed and the best one's embedding kept.
+  std::optional<HttpError> AnalyzeFrames(Worker& w, verify::Session& s, std::vector<Part*>& frames,
+                                         const std::vector<int64_t>& timestamps, verify::FaceSummary* last) {
     if (frames.empty()) return HttpError{400, "no_frames", "no 'frames' parts"};
     if (static_cast<int>(frames.size()) > opt.max_frames_per_batch) {
       return HttpError{413, "too_many_frames", "at most " + std::to_string(opt.max_frames_per_batch) + " frames per batch"};
@@ -431,30 +483,44 @@ struct Service::Impl {
     }
     if (!timestamps.empty()) {
       if (timestamps.size() != frames.size()) return HttpError{400, "bad_timestamps", "one capture timestamp per frame"};
-      int64_t last = s.last_capture_ms;
+      int64_t last_ms = s.last_capture_ms;
       for (const int64_t t : timestamps) {
-        if (t <= last) return HttpError{422, "frames_out_of_order", "capture timestamps must increase, across batches too"};
-        last = t;
+        if (t <= last_ms) return HttpError{422, "frames_out_of_order", "capture timestamps must increase, across batches too"};
+        last_ms = t;
       }
     }
     const ImageLimits limits{opt.max_image_bytes, 40'000'000, 12000};
+    std::vector<cv::Mat> decoded(frames.size());
     for (size_t i = 0; i < frames.size(); ++i) {
       try {
-        cv::Mat rgb = DecodeImage(frames[i]->data.bytes(), limits);
+        decoded[i] = DecodeImage(frames[i]->data.bytes(), limits);
+      } catch (const Error& e) {
+        return FromEngineError(e, "frame " + std::to_string(i));
+      }
+    }
+    for (size_t i = 0; i < frames.size(); ++i) {
+      ++s.frames_received;
+      if (!timestamps.empty()) s.last_capture_ms = timestamps[i];
+      if (opt.liveness_required) {
+        s.frame_jpegs.push_back(std::move(frames[i]->data));
+        s.frame_ms.push_back(timestamps.empty() ? -1 : timestamps[i]);
+      } else {
         frames[i]->data.Release();
+      }
+      if (opt.liveness_required && i + 1 < frames.size()) continue;
+      try {
         SecureBuffer emb;
         const auto t0 = Clock::now();
         verify::FaceSummary fs;
         bool face = true;
         try {
-          fs = verify::AnalyzeInto(an, rgb, emb);
+          fs = verify::AnalyzeInto(w.analyzer, decoded[i], emb);
         } catch (const Error& e) {
           if (e.code() != ErrorCode::kNoFace) throw;
           face = false;
         }
         metrics.Observe("idmatch_analysis_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
-        ++s.frames_received;
-        if (!timestamps.empty()) s.last_capture_ms = timestamps[i];
+        if (last != nullptr) *last = fs;
         if (!face) continue;
         ++s.frames_with_face;
         const double rank = verify::FrameRank(fs);
@@ -467,14 +533,58 @@ struct Service::Impl {
         return FromEngineError(e, "frame " + std::to_string(i));
       }
     }
-    // HOOK(liveness): once src/liveness lands, run it over the frames (with s.challenge) here and
-    // set s.liveness_verdict / s.liveness_score. Until then the verdict stays "not_checked".
     return std::nullopt;
   }
 
+  // The challenge over every frame of the session, in capture order; then the best frame it
+  // chose (sharp, frontal, eyes open) becomes the probe that is compared with the document.
+  void CheckLiveness(Worker& w, verify::Session& s) {
+    const auto t0 = Clock::now();
+    s.liveness_reasons.clear();
+    const bool timed = !s.frame_ms.empty() && s.frame_ms.front() >= 0;
+    if (s.frame_jpegs.size() < 2 || !timed) {
+      s.liveness_verdict = liveness::VerdictName(liveness::Verdict::kInconclusive);
+      s.liveness_reasons.push_back(s.frame_jpegs.size() < 2 ? "too_few_frames" : "no_timestamps");
+      return;
+    }
+    const ImageLimits limits{opt.max_image_bytes, 40'000'000, 12000};
+    std::vector<cv::Mat> rgb;
+    rgb.reserve(s.frame_jpegs.size());
+    for (auto& jpeg : s.frame_jpegs) {
+      rgb.push_back(DecodeImage(jpeg.bytes(), limits));
+      jpeg.Release();
+    }
+    // Capture times are the client's clock: the window is checked relative to the first frame
+    // (the session's own expiry bounds it in server time).
+    liveness::Challenge c;
+    c.nonce = s.nonce;
+    c.actions = liveness::ParseActions(s.challenge);
+    c.issued_ms = s.frame_ms.front();
+    c.expires_ms = c.issued_ms + static_cast<int64_t>(opt.session_ttl.count()) * 1000;
+    const liveness::SequenceResult r = w.liveness->Verify(c, rgb, s.frame_ms);
+    s.liveness_verdict = liveness::VerdictName(r.verdict);
+    s.liveness_score = r.attack_score;
+    s.liveness_reasons = r.reasons;
+    if (!r.best_frames.empty()) {
+      SecureBuffer emb;
+      try {
+        const verify::FaceSummary fs = verify::AnalyzeInto(w.analyzer, rgb[static_cast<size_t>(r.best_frames.front())], emb);
+        s.best_frame = fs;
+        s.best_embedding = std::move(emb);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kNoFace) throw;
+      }
+    }
+    metrics.Observe("idmatch_liveness_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
+    metrics.Count("idmatch_liveness_total", "verdict=\"" + s.liveness_verdict + "\"");
+  }
+
   // Decides, signs, writes the audit row (durable) and only then returns the receipt.
-  json Decide(verify::Session& s) {
+  json Decide(Worker& w, verify::Session& s) {
+    if (opt.liveness_required) CheckLiveness(w, s);
     const float score = verify::CosineOf(s.document_embedding, s.best_embedding);
+    const bool face_match = score >= calibration.threshold;
+    const bool live = !opt.liveness_required || s.liveness_verdict == "live";
     verify::ReceiptFacts f;
     f.session_id = s.id;
     f.nonce = s.nonce;
@@ -482,12 +592,14 @@ struct Service::Impl {
     f.match_score = score;
     f.threshold = calibration.threshold;
     f.fmr_target = calibration.fmr_target;
-    f.decision = score >= calibration.threshold ? "match" : "no_match";
+    // A match needs both: the same person as on the card, and a live one.
+    f.decision = !face_match ? "no_match" : live ? "match" : "liveness_failed";
     f.liveness_verdict = s.liveness_verdict;
     f.liveness_score = s.liveness_score;
     f.document_type = s.document_type;
     f.document_country = s.document_country;
     f.document_quality_flags = s.document.flags;
+    f.document_quality_flags.insert(f.document_quality_flags.end(), s.document_problems.begin(), s.document_problems.end());
     f.probe_quality_flags = s.best_frame.flags;
     f.frames_received = s.frames_received;
     f.frames_with_face = s.frames_with_face;
@@ -513,7 +625,27 @@ struct Service::Impl {
             {"match_score", claims["match_score"]},
             {"threshold", f.threshold},
             {"liveness", claims["liveness"]},
+            {"liveness_reasons", s.liveness_reasons},
             {"receipt", receipt}};
+  }
+
+  static json DocumentJson(const verify::Session& s) {
+    json problems = json::array();
+    for (const auto& code : s.document_problems) problems.push_back({{"code", code}, {"hint", DocumentHint(code)}});
+    std::vector<std::string> flags = s.document.flags;  // the portrait's face quality, then the capture's
+    flags.insert(flags.end(), s.document_problems.begin(), s.document_problems.end());
+    return {{"faces_found", s.document.faces_found},
+            {"quality_flags", flags},
+            {"type", s.document_type},
+            {"type_confidence", std::round(s.document_type_confidence * 100) / 100},
+            {"issuing_country", s.document_country},
+            {"problems", problems},
+            {"analysed_as", s.document_source}};
+  }
+  static std::string DocumentHint(const std::string& code) {
+    if (code == "mrz_unreadable") return "the machine-readable lines could not be read: avoid glare and hold the card flat";
+    if (code == "document_expired") return "this document has expired";
+    return document::ProblemHint(code);
   }
 
   // ---- routes ------------------------------------------------------------------------------
@@ -569,14 +701,13 @@ struct Service::Impl {
                SecureBuffer body;
                if (!ReadBody(req, reader, body, res)) return;
                std::lock_guard<std::mutex> lock(sess->mu);
-               if (auto err = AnalyzeDocument(**lease, *sess, body)) return SendError(res, *err);
+               const std::string kind = req.get_param_value("kind");
+               if (!kind.empty() && kind != "card" && kind != "portrait") {
+                 return SendError(res, {400, "invalid_argument", "'kind' is 'card' (default) or 'portrait'"});
+               }
+               if (auto err = AnalyzeDocument(**lease, *sess, body, kind == "portrait")) return SendError(res, *err);
              }
-             SendJson(res, 200, {{"session_id", sess->id},
-                                 {"document", {{"faces_found", sess->document.faces_found},
-                                               {"quality_flags", sess->document.flags},
-                                               {"type", sess->document_type},
-                                               {"issuing_country", sess->document_country},
-                                               {"analysed_as", "reference_face"}}}});
+             SendJson(res, 200, {{"session_id", sess->id}, {"document", DocumentJson(*sess)}});
            });
 
     s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/frames)",
@@ -608,13 +739,17 @@ struct Service::Impl {
                }
                if (!have_ts) return SendError(res, {400, "bad_timestamps", "a 'timestamps' part (JSON array of capture times in ms) is required"});
                std::lock_guard<std::mutex> lock(sess->mu);
-               if (auto err = AnalyzeFrames(**lease, *sess, frames, ts)) return SendError(res, *err);
+               verify::FaceSummary last;
+               if (auto err = AnalyzeFrames(**lease, *sess, frames, ts, &last)) return SendError(res, *err);
+               // The latest frame's faces and quality flags: the page's live advice.
+               SendJson(res, 200, {{"session_id", sess->id}, {"frames_received", sess->frames_received},
+                                   {"frames_with_face", sess->frames_with_face}, {"faces_found", last.faces_found},
+                                   {"quality_flags", last.flags}});
              }
-             SendJson(res, 200, {{"session_id", sess->id}, {"frames_received", sess->frames_received},
-                                 {"frames_with_face", sess->frames_with_face}});
            });
 
     s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/decision)", [this](const httplib::Request& req, httplib::Response& res) {
+      StackWipeOnExit wipe;
       auto op = Authenticate(req, res);
       if (!op) return;
       const json body = json::parse(req.body, nullptr, false);
@@ -631,9 +766,11 @@ struct Service::Impl {
       if (!sess->has_document || sess->frames_with_face == 0) {
         return SendError(res, {409, "incomplete_session", "a document and at least one frame with a face are needed first"});
       }
+      auto lease = Admit(res);  // the liveness sequence runs now
+      if (!lease) return;
       json out;
       try {
-        out = Decide(*sess);
+        out = Decide(**lease, *sess);
       } catch (const Error&) {
         return SendError(res, {500, "internal", "the decision could not be recorded"});
       }
@@ -663,11 +800,12 @@ struct Service::Impl {
         std::vector<Part> parts;
         if (!ReadMultipart(req, reader, parts, res)) return;
         Part* document = nullptr;
+        bool portrait_only = false;
         std::vector<Part*> frames;
         std::vector<int64_t> ts;
         std::string client_nonce;
         for (auto& p : parts) {
-          if (p.name == "document") document = &p;
+          if (p.name == "document" || p.name == "portrait") document = &p, portrait_only = p.name == "portrait";
           if (p.name == "frames" || p.name == "frame") frames.push_back(&p);
           if (p.name == "nonce") client_nonce.assign(p.data.data(), p.data.data() + std::min<size_t>(p.data.size(), 128));
           if (p.name == "timestamps") {
@@ -679,7 +817,7 @@ struct Service::Impl {
             }
           }
         }
-        if (document == nullptr) return SendError(res, {400, "no_document", "a 'document' part is required"});
+        if (document == nullptr) return SendError(res, {400, "no_document", "a 'document' (or 'portrait') part is required"});
         if (!client_nonce.empty() && sessions.NonceSpent("client:" + op->name + ":" + client_nonce)) {
           return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
         }
@@ -692,12 +830,12 @@ struct Service::Impl {
           ~Cleanup() { store.Remove(id); }
         } cleanup{sessions, sess->id};
         std::lock_guard<std::mutex> lock(sess->mu);
-        if (auto err = AnalyzeDocument(**lease, *sess, document->data)) return SendError(res, *err);
+        if (auto err = AnalyzeDocument(**lease, *sess, document->data, portrait_only)) return SendError(res, *err);
         document->data.Release();
-        if (auto err = AnalyzeFrames(**lease, *sess, frames, ts)) return SendError(res, *err);
+        if (auto err = AnalyzeFrames(**lease, *sess, frames, ts, nullptr)) return SendError(res, *err);
         if (sess->frames_with_face == 0) return SendError(res, {422, "no_face", "no frame has a face"});
         try {
-          out = Decide(*sess);
+          out = Decide(**lease, *sess);
         } catch (const Error&) {
           return SendError(res, {500, "internal", "the decision could not be recorded"});
         }
@@ -718,11 +856,14 @@ Service::Service(const ServiceOptions& options) {
   face::AnalyzerOptions aopt;
   m.calibration = verify::LoadCalibration(options.calibration_path.empty() ? verify::DefaultCalibrationPath() : options.calibration_path,
                                           aopt.embedder);
-  m.pool = std::make_unique<AnalyzerPool>(aopt, std::max(1, options.analysis_workers), std::max(0, options.analysis_queue));
-  const auto& an = m.pool->any();
+  m.pool = std::make_unique<AnalyzerPool>(aopt, options.liveness_required, std::max(1, options.analysis_workers),
+                                          std::max(0, options.analysis_queue));
+  m.layouts = document::LoadLayouts(options.layout_dir.empty() ? document::DefaultLayoutDir() : options.layout_dir);
+  const auto& an = m.pool->any().analyzer;
   for (const nn::Model* model : {&an.detector().model(), &an.mesh_model().model(), &an.embedder().model()}) {
     m.model_hashes[model->name()] = model->sha256();
   }
+  if (const auto* lv = m.pool->any().liveness.get()) m.model_hashes[lv->embedder().model().name()] = lv->embedder().model().sha256();
 
   if (!options.tls_cert.empty() || !options.tls_key.empty()) {
     if (options.tls_cert.empty() || options.tls_key.empty()) throw Error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");

@@ -21,12 +21,17 @@ struct ServiceOptions {
   int connection_queue = 64;          // accepted connections waiting for a thread; beyond: 503
   size_t max_body_bytes = 16u << 20;  // any request body
   size_t max_image_bytes = 10u << 20; // one image
-  int max_frames_per_batch = 16, max_frames_per_session = 64;
+  int max_frames_per_batch = 40, max_frames_per_session = 128;  // ~10 frames/s for the challenge
   std::chrono::seconds session_ttl{120};
   size_t max_sessions = 1000;
   int read_timeout_s = 10, write_timeout_s = 10, keep_alive_timeout_s = 5;
   int drain_timeout_s = 20;
   std::string calibration_path;       // empty: the default
+  std::string layout_dir;             // document layouts; empty: the default
+  // Liveness: a match also needs the challenge done live over the frames. Off only for
+  // integrations that check liveness elsewhere (the receipt then says "not_checked").
+  bool liveness_required = true;
+  std::string fixed_challenge;        // tests and demos: the same actions for every session
 };
 
 class Service {

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "core/error.h"
 #include "verify/receipt.h"
@@ -47,7 +48,10 @@ float CosineOf(const server::SecureBuffer& a, const server::SecureBuffer& b) {
   return static_cast<float>(dot / std::max(1e-12, std::sqrt(na * nb)));
 }
 
-SessionStore::SessionStore(std::chrono::seconds ttl, size_t max_sessions) : ttl_(ttl), max_sessions_(max_sessions) {}
+SessionStore::SessionStore(std::chrono::seconds ttl, size_t max_sessions, std::string fixed_challenge)
+    : ttl_(ttl), max_sessions_(max_sessions), fixed_challenge_(std::move(fixed_challenge)) {
+  if (!fixed_challenge_.empty()) fixed_challenge_ = liveness::ActionsToString(liveness::ParseActions(fixed_challenge_));
+}
 SessionStore::~SessionStore() { Clear(); }
 
 std::shared_ptr<Session> SessionStore::Create(const std::string& operator_name) {
@@ -57,7 +61,9 @@ std::shared_ptr<Session> SessionStore::Create(const std::string& operator_name) 
   // 2-3 actions from {blink, turn_left, turn_right, look_up, come_closer}; never an expression.
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
-  s->challenge = liveness::ActionsToString(liveness::ChallengeGenerator::Secure().Issue(now_ms, ttl_.count() * 1000).actions);
+  s->challenge = !fixed_challenge_.empty()
+                     ? fixed_challenge_
+                     : liveness::ActionsToString(liveness::ChallengeGenerator::Secure().Issue(now_ms, ttl_.count() * 1000).actions);
   s->operator_name = operator_name;
   s->created = Clock::now();
   s->expires = s->created + ttl_;

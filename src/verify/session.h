@@ -6,10 +6,10 @@
 // and is destroyed (wiped) on decision, abort, expiry and shutdown. Images are decoded, analysed
 // and wiped inside AddDocument / AddFrames; they are never stored.
 //
-// Hooks for the modules that land separately (search for "HOOK"):
-//   * documents (src/document): the document image is analysed as a reference face photo for
-//     now; document type / issuing country stay "unknown" until the document module reads them.
-//   * liveness (src/liveness): the verdict is "not_checked" until the liveness module lands.
+// The document is read (src/document) when it is uploaded: only its type, issuing country and
+// capture flags are kept, with the portrait's embedding. Frames are kept as the JPEG bytes the
+// client sent (secure memory) until the decision, when the liveness sequence (src/liveness) runs
+// over them in capture order; they are wiped with the session.
 #pragma once
 
 #include <chrono>
@@ -44,7 +44,10 @@ struct Session {
   std::mutex mu;  // serialises uploads to one session
   bool has_document = false;
   FaceSummary document;
-  std::string document_type = "unknown", document_country = "unknown";  // HOOK(document)
+  std::string document_type = "unknown", document_country = "unknown";
+  double document_type_confidence = 0;
+  std::string document_source = "none";  // "document_portrait" (read off the card) or "portrait_image"
+  std::vector<std::string> document_problems;  // capture problems and MRZ flags: codes, no content
   server::SecureBuffer document_embedding;
 
   int frames_received = 0, frames_with_face = 0;
@@ -53,8 +56,13 @@ struct Session {
   FaceSummary best_frame;
   server::SecureBuffer best_embedding;
 
-  std::string liveness_verdict = "not_checked";  // HOOK(liveness)
+  // For the liveness sequence: every frame as received, and its capture time.
+  std::vector<server::SecureBuffer> frame_jpegs;
+  std::vector<int64_t> frame_ms;
+
+  std::string liveness_verdict = "not_checked";
   std::optional<double> liveness_score;
+  std::vector<std::string> liveness_reasons;
 };
 
 // Ranks a frame for "best frame": fewer quality flags first, then a larger face.
@@ -68,7 +76,9 @@ float CosineOf(const server::SecureBuffer& a, const server::SecureBuffer& b);
 
 class SessionStore {
  public:
-  SessionStore(std::chrono::seconds ttl, size_t max_sessions);
+  // `fixed_challenge`: every session gets these actions (tests and demos only); empty: a fresh
+  // random challenge of 2-3 actions per session.
+  SessionStore(std::chrono::seconds ttl, size_t max_sessions, std::string fixed_challenge = "");
   ~SessionStore();
 
   // nullptr when the store is full.
@@ -92,6 +102,7 @@ class SessionStore {
   std::map<std::string, Clock::time_point> spent_;
   std::chrono::seconds ttl_;
   size_t max_sessions_;
+  std::string fixed_challenge_;
 };
 
 std::string RandomToken(size_t bytes);

@@ -72,14 +72,21 @@ fs.chmodSync(TMP, 0o700);
 cleanups.push(() => fs.rmSync(TMP, { recursive: true, force: true }));
 
 // ---- the server -----------------------------------------------------------------------------
-async function startServer() {
-  const dataDir = path.join(TMP, 'data');
+// `args`: extra `idmatch serve` options. The fake camera shows still photos, which can never do
+// the liveness challenge: the match flows run with `--liveness off`, and one flow runs against a
+// server with liveness required (the default) to show that stills fail it.
+async function startServer(name, args = []) {
+  const dataDir = path.join(TMP, name);
   const add = spawnSync(SERVER, ['operator', 'add', 'e2e', '--data-dir', dataDir], { encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`operator add failed: ${add.stderr}`);
   const key = add.stdout.trim().split('\n').pop().trim();
-  const proc = spawn(SERVER, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(SERVER, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = [];
   proc.stderr.on('data', (d) => stderr.push(d));
+  // On a failure, the server's request log (method, path, status: no bodies) helps say why.
+  cleanups.push(() => {
+    if (failed) log(`# ${name} server log (last lines):\n${Buffer.concat(stderr).toString().split('\n').slice(-25).join('\n')}`);
+  });
   cleanups.push(() => new Promise((resolve) => {
     if (proc.exitCode !== null) return resolve();
     proc.once('exit', resolve);
@@ -330,7 +337,7 @@ function verifyJws(token, jwks) {
 }
 
 async function fullFlow(chromium, env, { lang, senior, y4m, expect = 'match', screens }) {
-  const label = `${lang}${senior ? ' senior' : ''}${expect === 'no_match' ? ' impostor' : ''}`;
+  const label = `${lang}${senior ? ' senior' : ''}${expect === 'match' ? '' : ` ${expect}`}`;
   let browser;
   try {
     const cat = catalogue(lang);
@@ -381,7 +388,10 @@ async function fullFlow(chromium, env, { lang, senior, y4m, expect = 'match', sc
     if (wait > 0) await page.waitForTimeout(wait);
     await page.click('[data-action=start]');
     await screenIs(page, 'selfie');
-    await page.waitForSelector('#guide[data-advice^="action-"]', { timeout: senior ? 40000 : 25000 });
+    await page.waitForSelector('#guide[data-advice^="action-"]', { timeout: senior ? 40000 : 25000 }).catch(async (e) => {
+      // Say where the page is instead of only "timeout".
+      throw new Error(`no action prompt; screen ${await page.getAttribute('main', 'data-screen')}: ${(await page.textContent('main')).slice(0, 300)}`);
+    });
     await axeScan(page, `${label} selfie`);
     await snap(4, 'selfie');
     await page.waitForSelector('main[data-screen^="result"], main[data-screen="error"]', { timeout: 90000 });
@@ -393,7 +403,8 @@ async function fullFlow(chromium, env, { lang, senior, y4m, expect = 'match', sc
     }
     const decision = await page.getAttribute('.verdict', 'data-decision');
     check(`${label}: decision is ${expect}`, decision === expect, decision);
-    check(`${label}: result title in ${lang}`, (await page.textContent('#screen-title')) === cat[expect === 'match' ? 'result.matchTitle' : 'result.noMatchTitle']);
+    const titleKey = { match: 'result.matchTitle', no_match: 'result.noMatchTitle', liveness_failed: 'result.notLiveTitle' }[expect];
+    check(`${label}: result title in ${lang}`, (await page.textContent('#screen-title')) === cat[titleKey]);
     const receipt = await page.inputValue('#receipt');
     const jwks = await (await fetch(`${env.server}/v1/keys`)).json();
     const v = verifyJws(receipt, jwks);
@@ -409,7 +420,7 @@ async function fullFlow(chromium, env, { lang, senior, y4m, expect = 'match', sc
     check(`${label}: receipt claims hold nothing personal`, Object.keys(v.claims).every((k) => allowed.includes(k)) && longest <= 128,
       JSON.stringify(v.claims));
     await axeScan(page, `${label} result`);
-    await snap(5, expect === 'match' ? 'result-match' : 'result-no-match');
+    await snap(5, `result-${expect.replace('_', '-')}`);
   } finally {
     await browser?.close().catch(() => {});
   }
@@ -522,7 +533,7 @@ async function main() {
   if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} missing: build first`);
   for (const f of [PORTRAIT, ...SELFIES, ...OTHER]) if (!fs.existsSync(f)) throw new Error(`test data missing: ${f} (needs ../shared/data)`);
   const { chromium } = await import('playwright-core');
-  const srv = await startServer();
+  const srv = await startServer('data', ['--liveness', 'off']);
   const page = await pageOrigin(srv.url);
   log(`# server ${srv.url}; page served by ${page.served} at ${page.origin}`);
   if (page.served !== 'idmatch' && argv.includes('--require-serve')) check('page served by idmatch serve at /', false);
@@ -545,6 +556,11 @@ async function main() {
   if (want('ko')) await step('flow ko', () => fullFlow(chromium, env, { lang: 'ko', senior: false, y4m }));
   if (want('senior')) await step('flow en senior', () => fullFlow(chromium, env, { lang: 'en', senior: true, y4m, screens: 'senior' }));
   if (want('senior')) await step('flow ko senior', () => fullFlow(chromium, env, { lang: 'ko', senior: true, y4m, screens: 'senior-ko' }));
+  if (want('live')) {
+    const live = await startServer('data-live');
+    const liveEnv = { ...env, origin: (await pageOrigin(live.url)).origin, key: live.key, server: live.url, dataDir: live.dataDir };
+    await step('flow stills vs liveness', () => fullFlow(chromium, liveEnv, { lang: 'en', senior: false, y4m, expect: 'liveness_failed', screens: 'normal' }));
+  }
   if (want('impostor')) await step('flow impostor', () => fullFlow(chromium, env, { lang: 'en', senior: false, y4m: y4mOther, expect: 'no_match', screens: 'normal' }));
   if (want('denied')) await step('camera denied', () => deniedFlow(chromium, env, { y4m, cardJpeg, selfieJpeg: fs.readFileSync(SELFIES[0]), senior: false }));
   if (want('denied')) await step('camera denied senior', () => deniedFlow(chromium, env, { y4m, cardJpeg, selfieJpeg: fs.readFileSync(SELFIES[0]), senior: true }));

@@ -392,6 +392,26 @@ TEST_F(ServerApi, ZzSigtermDrainsAndExitsCleanly) {
   EXPECT_EQ(log.find("JFIF"), std::string::npos);
 }
 
+// --demo: a loopback request without a key acts as the operator "demo"; with a wrong key it is
+// still refused, and without --demo a missing key is refused.
+TEST(ServerDemo, LoopbackWithoutKeyActsAsTheDemoOperator) {
+  test::ScopedTempDir dir;
+  {
+    test::ServerProcess demo(dir.path(), {"--workers", "1", "--demo"});
+    ASSERT_TRUE(demo.ok());
+    auto c = demo.Client();
+    auto s = c->Post("/v1/sessions", "", "application/json");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->status, 201) << s->body;
+    auto wrong = c->Post("/v1/sessions", {{"Authorization", "Bearer idm_wrong"}}, "", "application/json");
+    EXPECT_EQ(wrong->status, 401);
+  }
+  EXPECT_NE(test::RunIdmatch({"operator", "list", "--data-dir", dir.path()}).out.find("demo"), std::string::npos);
+  test::ServerProcess plain(dir.path(), {"--workers", "1"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain.Client()->Post("/v1/sessions", "", "application/json")->status, 401);
+}
+
 // Regression (CI run of stop 8): a SIGTERM that lands between "listening" and httplib's listen loop
 // used to be lost (httplib's stop() does nothing before the loop runs) and the server hung.
 TEST(ServerLifecycle, SigtermRightAfterStartExitsCleanly) {

@@ -78,9 +78,9 @@ std::string Trim(std::string s) {
 }  // namespace
 
 int ServeCommand(int argc, char** argv) {
-  const Args args(argc, argv, 2, {"allow-plain-http"});
+  const Args args(argc, argv, 2, {"allow-plain-http", "demo"});
   args.AllowOnly({"listen", "data-dir", "tls-cert", "tls-key", "allow-plain-http", "workers", "queue", "threads",
-                  "session-ttl", "calibration", "max-body-mb", "drain-timeout", "liveness", "challenge", "layouts"});
+                  "session-ttl", "calibration", "max-body-mb", "drain-timeout", "liveness", "challenge", "layouts", "demo"});
   ReexecWithWipingMalloc(argv);
   server::ServiceOptions opt;
   const std::string listen = args.Get("listen", "127.0.0.1:8080");
@@ -109,6 +109,7 @@ int ServeCommand(int argc, char** argv) {
   if (liveness != "required" && liveness != "off") throw Error(ErrorCode::kInvalidArgument, "--liveness takes 'required' or 'off'");
   opt.liveness_required = liveness == "required";
   opt.fixed_challenge = args.Get("challenge");
+  opt.demo = args.Has("demo");
   if (!opt.liveness_required) std::fprintf(stderr, "idmatch: WARNING: --liveness off: a photo of the card holder can pass\n");
   if (!opt.fixed_challenge.empty()) {
     std::fprintf(stderr, "idmatch: WARNING: --challenge: every session gets the same actions (tests and demos only)\n");
@@ -131,6 +132,8 @@ int ServeCommand(int argc, char** argv) {
   std::printf("  then:   curl -s -X POST -H \"Authorization: Bearer $KEY\" %s/v1/sessions\n", service.url().c_str());
   std::printf("  or:     curl -s -H \"Authorization: Bearer $KEY\" -F document=@id.jpg -F frames=@selfie.jpg %s/v1/verify\n",
               service.url().c_str());
+  std::printf("          (one selfie cannot show the liveness challenge: expect \"liveness_failed\"; the page runs it)\n");
+  if (opt.demo) std::printf("  page:   open %s/ in a browser on this machine (demo mode: no key needed from loopback)\n", service.url().c_str());
   std::fflush(stdout);
   std::thread listener([&] { service.Serve(); });
   int sig = 0;

@@ -32,6 +32,9 @@ struct ServiceOptions {
   // integrations that check liveness elsewhere (the receipt then says "not_checked").
   bool liveness_required = true;
   std::string fixed_challenge;        // tests and demos: the same actions for every session
+  // Demo: requests from a loopback peer without an Authorization header act as the operator
+  // "demo" (created if missing), so the page at / works on its own. Loopback listeners only.
+  bool demo = false;
 };
 
 class Service {

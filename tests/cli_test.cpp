@@ -4,10 +4,6 @@
 // Face photos are only ever passed by path (the LFW files in the shared data). The bad inputs
 // written to the temp dir are synthetic: a gradient image (no face), a truncated JPEG of that
 // gradient, a tiny PNG whose header claims 30000x30000, a text file, and model JSON.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -24,9 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "server_harness.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace idm {
 namespace {
@@ -34,66 +29,11 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using CliResult = test::ProcResult;
 
-// Runs build/idmatch with `args`. The child gets this process's environment minus every IDMATCH_*
-// variable, plus `env` (NAME=value). stdout is captured through a pipe, stderr through a file.
+// build/idmatch with `args`: the child gets this environment minus IDMATCH_* variables, plus `env`.
 CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  CliResult r;
-  test::ScopedTempDir tmp;
-  const std::string err_path = tmp.File("stderr.txt");
-
-  std::vector<std::string> argv_s = {IDMATCH_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "IDMATCH_", 8) != 0) env_s.emplace_back(*e);
-  }
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2 failed";
-    return r;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    ADD_FAILURE() << "posix_spawn " << argv[0] << ": " << std::strerror(rc);
-    return r;
-  }
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    r.out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  const auto err = test::ReadBytes(err_path);
-  r.err.assign(err.begin(), err.end());
-  return r;
+  return test::RunIdmatch(args, env);
 }
 
 std::string Lfw(const std::string& rel) { return test::SharedDir() + "/data/faces/lfw_view2/" + rel; }

@@ -259,22 +259,32 @@ function adviceFor(e, what) {
   return 'err.generic';
 }
 
-function cardUpload(reason) {
+// The upload fallback of a capture step (`kind`: card or selfie): what happened to the camera, a
+// file field, a way back to the camera. `onFile(file, run)` takes the chosen file.
+function uploadScreen(kind, step, { reason, capture, retryCamera, onFile }) {
   stopStream();
-  const input = h('input', { type: 'file', id: 'card-file', accept: 'image/jpeg,image/png', capture: 'environment' });
+  const input = h('input', { type: 'file', id: `${kind}-file`, accept: 'image/jpeg,image/png', capture });
   const body = [];
   if (reason) body.push(h('div', { class: 'notice', role: 'alert' }, text('p', `camera.${reason}`)));
-  body.push(h('div', { class: 'field' }, text('label', 'card.uploadLabel', undefined, { for: 'card-file' }), input), guidanceBox());
-  const run = screen('card-upload', {
-    step: 1, title: reason ? 'camera.unavailable' : 'card.uploadTitle', instruction: 'card.uploadInstruction', body,
-    actions: [button('camera.retry', cardCamera, { class: 'secondary', 'data-action': 'camera' }),
+  body.push(h('div', { class: 'field' }, text('label', `${kind}.uploadLabel`, undefined, { for: `${kind}-file` }), input), guidanceBox());
+  const run = screen(`${kind}-upload`, {
+    step, title: reason ? 'camera.unavailable' : `${kind}.uploadTitle`, instruction: `${kind}.uploadInstruction`, body,
+    actions: [button('camera.retry', retryCamera, { class: 'secondary', 'data-action': 'camera' }),
       button('stop', stopAll, { class: 'secondary', 'data-action': 'stop' })],
   });
-  input.addEventListener('change', async () => {
+  input.addEventListener('change', () => {
     const file = input.files?.[0];
-    if (!file) return;
-    setGuide('sending', 'card.checking');
-    await sendCard(file, run);
+    if (file) onFile(file, run);
+  });
+}
+
+function cardUpload(reason) {
+  uploadScreen('card', 1, {
+    reason, capture: 'environment', retryCamera: cardCamera,
+    onFile: async (file, run) => {
+      setGuide('sending', 'card.checking');
+      await sendCard(file, run);
+    },
   });
 }
 
@@ -412,35 +422,26 @@ async function selfieCamera(attempt = 0) {
 }
 
 function selfieUpload(reason) {
-  stopStream();
-  const input = h('input', { type: 'file', id: 'selfie-file', accept: 'image/jpeg,image/png', capture: 'user' });
-  const body = [];
-  if (reason) body.push(h('div', { class: 'notice', role: 'alert' }, text('p', `camera.${reason}`)));
-  body.push(h('div', { class: 'field' }, text('label', 'selfie.uploadLabel', undefined, { for: 'selfie-file' }), input), guidanceBox());
-  const run = screen('selfie-upload', {
-    step: 3, title: reason ? 'camera.unavailable' : 'selfie.uploadTitle', instruction: 'selfie.uploadInstruction', body,
-    actions: [button('camera.retry', () => selfieCamera(0), { class: 'secondary', 'data-action': 'camera' }),
-      button('stop', stopAll, { class: 'secondary', 'data-action': 'stop' })],
-  });
-  input.addEventListener('change', async () => {
-    const file = input.files?.[0];
-    if (!file) return;
-    setGuide('sending', 'selfie.sending');
-    try {
-      let r;
+  uploadScreen('selfie', 3, {
+    reason, capture: 'user', retryCamera: () => selfieCamera(0),
+    onFile: async (file, run) => {
+      setGuide('sending', 'selfie.sending');
       try {
-        r = await api.sendFrames(state.session.session_id, [{ blob: file, t: nextTimestamp() }]);
+        let r;
+        try {
+          r = await api.sendFrames(state.session.session_id, [{ blob: file, t: nextTimestamp() }]);
+        } catch (e) {
+          if (e.status !== 404) throw e;
+          await renewSession();
+          r = await api.sendFrames(state.session.session_id, [{ blob: file, t: nextTimestamp() }]);
+        }
+        if (run !== state.run) return;
+        if (!r.frames_with_face) return setGuide('no_face', 'err.no_face_selfie');
+        await decide();
       } catch (e) {
-        if (e.status !== 404) throw e;
-        await renewSession();
-        r = await api.sendFrames(state.session.session_id, [{ blob: file, t: nextTimestamp() }]);
+        if (run === state.run) setGuide(e.code || 'error', adviceFor(e, 'selfie'));
       }
-      if (run !== state.run) return;
-      if (!r.frames_with_face) return setGuide('no_face', 'err.no_face_selfie');
-      await decide();
-    } catch (e) {
-      if (run === state.run) setGuide(e.code || 'error', adviceFor(e, 'selfie'));
-    }
+    },
   });
 }
 

@@ -276,6 +276,19 @@ struct Part {
   SecureBuffer data;
 };
 
+const HttpError kBadTimestamps{400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"};
+
+// The 'timestamps' part: a JSON array of integer capture times (ms), appended to `out`.
+bool ParseTimestamps(const Part& p, std::vector<int64_t>& out) {
+  const json j = json::parse(std::string(p.data.data(), p.data.data() + p.data.size()), nullptr, false);
+  if (!j.is_array()) return false;
+  for (const auto& t : j) {
+    if (!t.is_number_integer()) return false;
+    out.push_back(t.get<int64_t>());
+  }
+  return true;
+}
+
 // Declared first in an image handler: on every way out (errors included) the stack below the
 // handler -- where the body reader, the decoders and the analysis ran -- is wiped.
 struct StackWipeOnExit {
@@ -379,12 +392,17 @@ struct Service::Impl {
       return true;
     });
     (void)req;
+    return ReadOutcome(ok, too_large, "image over ", {400, "bad_request", "could not read the request body"}, res);
+  }
+
+  // A body read stopped by a size limit is a 413, one that broke off a 400 (`broken`).
+  bool ReadOutcome(bool ok, bool too_large, const char* what_is_too_large, const HttpError& broken, httplib::Response& res) const {
     if (too_large) {
-      SendError(res, {413, "payload_too_large", "image over " + std::to_string(opt.max_image_bytes) + " bytes"});
+      SendError(res, {413, "payload_too_large", what_is_too_large + std::to_string(opt.max_image_bytes) + " bytes"});
       return false;
     }
     if (!ok) {
-      SendError(res, {400, "bad_request", "could not read the request body"});
+      SendError(res, broken);
       return false;
     }
     return true;
@@ -412,15 +430,7 @@ struct Service::Impl {
           parts.back().data.Append(d, n);
           return true;
         });
-    if (too_large) {
-      SendError(res, {413, "payload_too_large", "a part is over " + std::to_string(opt.max_image_bytes) + " bytes"});
-      return false;
-    }
-    if (!ok) {
-      SendError(res, {400, "malformed_multipart", "the multipart body is malformed or truncated"});
-      return false;
-    }
-    return true;
+    return ReadOutcome(ok, too_large, "a part is over ", {400, "malformed_multipart", "the multipart body is malformed or truncated"}, res);
   }
 
   // ---- the pipeline steps ------------------------------------------------------------------
@@ -737,12 +747,7 @@ struct Service::Impl {
                  if (p.name == "frames" || p.name == "frame") frames.push_back(&p);
                  if (p.name == "timestamps") {
                    have_ts = true;
-                   const json j = json::parse(std::string(p.data.data(), p.data.data() + p.data.size()), nullptr, false);
-                   if (!j.is_array()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
-                   for (const auto& t : j) {
-                     if (!t.is_number_integer()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
-                     ts.push_back(t.get<int64_t>());
-                   }
+                   if (!ParseTimestamps(p, ts)) return SendError(res, kBadTimestamps);
                  }
                }
                if (!have_ts) return SendError(res, {400, "bad_timestamps", "a 'timestamps' part (JSON array of capture times in ms) is required"});
@@ -816,14 +821,7 @@ struct Service::Impl {
           if (p.name == "document" || p.name == "portrait") document = &p, portrait_only = p.name == "portrait";
           if (p.name == "frames" || p.name == "frame") frames.push_back(&p);
           if (p.name == "nonce") client_nonce.assign(p.data.data(), p.data.data() + std::min<size_t>(p.data.size(), 128));
-          if (p.name == "timestamps") {
-            const json j = json::parse(std::string(p.data.data(), p.data.data() + p.data.size()), nullptr, false);
-            if (!j.is_array()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
-            for (const auto& t : j) {
-              if (!t.is_number_integer()) return SendError(res, {400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"});
-              ts.push_back(t.get<int64_t>());
-            }
-          }
+          if (p.name == "timestamps" && !ParseTimestamps(p, ts)) return SendError(res, kBadTimestamps);
         }
         if (document == nullptr) return SendError(res, {400, "no_document", "a 'document' (or 'portrait') part is required"});
         if (!client_nonce.empty() && sessions.NonceSpent("client:" + op->name + ":" + client_nonce)) {

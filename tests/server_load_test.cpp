@@ -18,6 +18,7 @@
 
 #include "audit/audit_log.h"
 #include "server_harness.h"
+#include "session_fixtures.h"
 
 namespace idm {
 namespace {
@@ -181,6 +182,67 @@ TEST_F(ServerLoad, KillDashNineUnderLoadLosesNoAcknowledgedDecision) {
     const std::string n = e.path().filename();
     EXPECT_TRUE(n == "receipt-key.json" || n.rfind("audit.db", 0) == 0) << n;
   }
+}
+
+// Whole sessions as the page makes them -- a card photo, a 120-frame clip in batches of 30, the
+// liveness sequence and the decision -- at the concurrency that saturates the machine (one per
+// analysis worker), then at twice that. IDMATCH_SLOW=1 (`make load`; IDMATCH_LOAD_SECONDS, 60).
+TEST_F(ServerLoad, WholeSessionsAtSaturationThenTwice) {
+  if (std::getenv("IDMATCH_SLOW") == nullptr) GTEST_SKIP() << "IDMATCH_SLOW=1 runs it (make load)";
+  if (!test::Exists(test::SharedDir() + test::kClip)) GTEST_SKIP() << "missing " << test::kClip;
+  const char* env_seconds = std::getenv("IDMATCH_LOAD_SECONDS");
+  const int seconds = env_seconds != nullptr ? std::max(5, std::atoi(env_seconds)) : 60;
+  test::ServerProcess server(dir_.path(), {"--workers", "2", "--queue", "2", "--challenge", "blink"});
+  ASSERT_TRUE(server.ok());
+  (void)test::Clip(), (void)test::CardOfTheClipPerson();  // encoded once, before the clock starts
+  struct Run {
+    std::vector<double> ms, refused_ms;
+    int ok = 0, refused = 0, errors = 0;
+  };
+  auto drive = [&](int clients, int for_seconds) {
+    Run run;
+    std::mutex mu;
+    const auto until = Clock::now() + std::chrono::seconds(for_seconds);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&] {
+        while (Clock::now() < until) {
+          const auto t0 = Clock::now();
+          const json out = test::RunSession(server, key_, test::Clip());
+          const double d = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+          std::lock_guard<std::mutex> lock(mu);
+          if (!out.contains("failed_step") && out.value("decision", "") == "match") {
+            ++run.ok, run.ms.push_back(d);
+          } else if (out.value("status", 0) == 503) {
+            ++run.refused, run.refused_ms.push_back(d);
+            std::this_thread::sleep_for(std::chrono::seconds(1));  // Retry-After: 1
+          } else {
+            ++run.errors;
+            ADD_FAILURE() << out.dump().substr(0, 400);
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::sort(run.ms.begin(), run.ms.end());
+    return run;
+  };
+  auto pct = [](const std::vector<double>& v, double p) { return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
+  const Run sat = drive(2, seconds);
+  std::printf("whole sessions, 2 clients, %d s: %d ok (%.2f/s), p50 %.0f ms, p99 %.0f ms, %d refused, %d errors, peak RSS %ld MB\n",
+              seconds, sat.ok, sat.ok / static_cast<double>(seconds), pct(sat.ms, 0.5), pct(sat.ms, 0.99), sat.refused, sat.errors,
+              PeakRssKb(server.pid()) / 1024);
+  EXPECT_EQ(sat.errors, 0);
+  EXPECT_GT(sat.ok, 0);
+  const Run twice = drive(4, std::max(10, seconds / 4));
+  std::vector<double> refused = twice.refused_ms;
+  std::sort(refused.begin(), refused.end());
+  std::printf("whole sessions, 4 clients, %d s: %d ok, p50 %.0f ms, p99 %.0f ms; %d steps refused with 503 (p50 %.0f ms, max %.0f ms "
+              "after the session began), %d errors\n",
+              std::max(10, seconds / 4), twice.ok, pct(twice.ms, 0.5), pct(twice.ms, 0.99), twice.refused, pct(refused, 0.5),
+              refused.empty() ? 0.0 : refused.back(), twice.errors);
+  EXPECT_EQ(twice.errors, 0);
+  EXPECT_EQ(server.Client()->Get("/healthz")->status, 200);
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <opencv2/imgproc.hpp>
+
 #include "audit/audit_log.h"
 #include "core/error.h"
 #include "core/image.h"
@@ -275,6 +277,8 @@ struct Part {
   std::string name, content_type;
   SecureBuffer data;
 };
+
+constexpr int kMaxLivenessSide = 720;
 
 const HttpError kBadTimestamps{400, "bad_timestamps", "'timestamps' must be a JSON array of integers (ms)"};
 
@@ -569,8 +573,13 @@ struct Service::Impl {
     std::vector<cv::Mat> rgb;
     rgb.reserve(s.frame_jpegs.size());
     for (auto& jpeg : s.frame_jpegs) {
-      rgb.push_back(DecodeImage(jpeg.bytes(), limits));
+      cv::Mat frame = DecodeImage(jpeg.bytes(), limits);
       jpeg.Release();
+      // Every frame of the session is held at once for the sequence: bound the memory a client's
+      // frame size can claim (the page sends 480 px; 720 px keeps the detail the passive cues use).
+      const double scale = kMaxLivenessSide / static_cast<double>(std::max(frame.cols, frame.rows));
+      if (scale < 1) cv::resize(frame, frame, cv::Size(), scale, scale, cv::INTER_AREA);
+      rgb.push_back(std::move(frame));
     }
     // Capture times are the client's clock: the window is checked relative to the first frame
     // (the session's own expiry bounds it in server time).

@@ -15,11 +15,15 @@
 
 #include <cstring>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <random>
 #include <regex>
 
 #include "core/image.h"
 #include "core/secure_memory.h"
+#include "document/cardgen.h"
+#include "document/document.h"
+#include "document/layout.h"
 #include "face/analyzer.h"
 #include "server_harness.h"
 
@@ -209,6 +213,54 @@ TEST_F(Retention, NoMarkerOrEmbeddingLeftInServerMemory) {
 // Negative control: the same scan with the allocator's wipe-on-free switched off. Leftovers of
 // the request bodies are then expected (glibc hands freed blocks back unwiped), which shows the
 // scan finds what the hardening removes. Informational where the heap happened to reuse them.
+// The MRZ text the server reads off a card (it holds the name, number and dates) is zeroised as
+// soon as the type and country are taken from it: after the session none of it is anywhere in
+// the process. Control: this process reads the same card to the exact MRZ, so the server had it.
+TEST_F(Retention, MrzTextReadOffTheCardIsNotLeftInServerMemory) {
+  InstallSecureAllocators();
+  const auto layouts = document::LoadLayouts();
+  const document::DocumentLayout* td3 = document::FindLayout(layouts, "passport_td3");
+  ASSERT_NE(td3, nullptr);
+  const cv::Mat face = DecodeImage(test::ReadBytes(test::Lfw(kRef)));
+  const document::GeneratedCard card = document::RenderCard(*td3, face, 17);
+  ASSERT_EQ(card.mrz_lines.size(), 2u);
+  cv::Mat photo(card.rgb.rows + 80, card.rgb.cols + 80, CV_8UC3, cv::Scalar(40, 40, 40));  // the page on a dark table
+  card.rgb.copyTo(photo(cv::Rect(40, 40, card.rgb.cols, card.rgb.rows)));
+  cv::Mat bgr;
+  cv::cvtColor(photo, bgr, cv::COLOR_RGB2BGR);
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
+  // The same bytes, read here by the same code: the lines the server will hold.
+  std::vector<std::string> read;
+  {
+    const face::FaceAnalyzer analyzer{face::AnalyzerOptions{}};
+    const document::DocumentReport control = document::AnalyzeDocument(DecodeImage(jpeg), layouts, &analyzer);
+    if (control.mrz) read = control.mrz->mrz.lines;
+  }
+  ASSERT_EQ(read.size(), 2u) << "the control did not find the MRZ: the scan would prove nothing";
+
+  test::ServerProcess server(dir_.path(), {"--workers", "1", "--liveness", "off"});
+  ASSERT_TRUE(server.ok());
+  auto c = server.Client();
+  const json s = Open(*c);
+  const std::string id = s["session_id"];
+  auto d = c->Post(("/v1/sessions/" + id + "/document").c_str(), Auth(), std::string(jpeg.begin(), jpeg.end()), "image/jpeg");
+  ASSERT_TRUE(d && d->status == 200) << (d ? d->body : "no answer");
+  EXPECT_EQ(json::parse(d->body)["document"]["type"], "passport_td3") << d->body;
+  EXPECT_EQ(Frames(*c, id, test::ReadString(test::Lfw(kProbe)), 10), 200);
+  auto r = c->Post(("/v1/sessions/" + id + "/decision").c_str(), Auth(), json{{"nonce", s["nonce"]}}.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  // The two lines as read, and the printed surname and document number on their own.
+  const std::string& l1 = card.mrz_lines[0];
+  const std::string name = l1.substr(5, l1.find("<<", 5) - 5), number = card.mrz_lines[1].substr(0, 9);
+  ASSERT_GE(name.size(), 3u);
+  // Control: a string the server keeps on its heap (a layout's name) is found by the same scan.
+  const auto found = ScanProcess(server.pid(), {read[0], read[1], name + "<<", number, td3->name});
+  EXPECT_GT(found[4], 0u) << "the scan does not see the server's heap strings";
+  EXPECT_EQ(std::vector<size_t>(found.begin(), found.begin() + 4), std::vector<size_t>({0, 0, 0, 0}))
+      << "MRZ line 1 and 2 as read, surname, document number";
+}
+
 TEST_F(Retention, NegativeControlWithoutWipingMalloc) {
   const Marked m = MakeMarkedImages();
   test::ServerProcess server(dir_.path(), {"--session-ttl", "3", "--workers", "1"}, "", {"IDMATCH_NO_MALLOC_WIPE=1"});

@@ -21,6 +21,7 @@ DEB_PACKAGES=(
   clang-14 libclang-rt-14-dev         # libFuzzer targets (make fuzz)
   chromium fonts-noto-cjk fonts-thai-tlwg  # the capture page's end-to-end test (Hangul, CJK, Thai)
   fonts-nanum                         # Hangul on generated specimen cards (tools/cardgen)
+  fonts-ocr-b                         # OCR-B: cardgen's MRZs, and the MRZ templates (cardgen --ocrb-glyphs)
 )
 # Node and npm run `npm ci` for the models and the peer benchmark. A machine may already have
 # them from elsewhere (npm bundled with Node): install Debian's only when the commands are missing.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -184,16 +185,20 @@ TEST(DocumentCapture, BlurIsReported) {
   EXPECT_EQ(std::count(r.problems.begin(), r.problems.end(), std::string(kBlurred)), 1);
 }
 
-// MRZ location + Tesseract + parser on the shared specimens. The counts are reported; the
-// thresholds are the ones this implementation reaches today (the targets are 4/4 and
-// 16/18: see docs/documents.md for where it stands).
+// MRZ location + OCR-B templates / Tesseract + parser on the shared specimens. The counts are
+// reported; the thresholds are the ones this implementation reaches today (the targets
+// are 4/4 and 16/18: see docs/documents.md for where it stands).
 TEST(DocumentMrzOcr, UtopiaAndSpecimens) {
   if (!test::Exists(DocDir() + "/utopia/labels.csv")) GTEST_SKIP() << "shared documents missing";
   int utopia = 0, utopia_n = 0, spec = 0, spec_n = 0, spec_valid_when_exact = 0;
   for (const auto& row : ReadCsvFile(DocDir() + "/utopia/labels.csv")) {
     const MrzReading r = ReadMrz(LoadImageFile(DocDir() + "/utopia/" + row.at("file")));
     ++utopia_n;
-    utopia += r.mrz.lines == std::vector<std::string>{row.at("mrz_line1"), row.at("mrz_line2")};
+    const bool exact = r.mrz.lines == std::vector<std::string>{row.at("mrz_line1"), row.at("mrz_line2")};
+    utopia += exact;
+    std::printf("  utopia/%-38s %s\n", row.at("file").c_str(), exact ? "exact" : r.found ? "read, differs" : "not located");
+    if (std::getenv("IDMATCH_DOC_DEBUG") != nullptr && !exact)
+      for (const auto& l : r.mrz.lines) std::printf("      got  %s\n", l.c_str());
   }
   for (const auto& row : ReadCsvFile(DocDir() + "/specimens/labels.csv")) {
     if (row.at("mrz_line1").empty()) continue;
@@ -205,11 +210,21 @@ TEST(DocumentMrzOcr, UtopiaAndSpecimens) {
     spec += exact;
     if (exact) spec_valid_when_exact += r.mrz.valid == (row.at("check_digits_ok_computed") == "True");
     std::printf("  %-45s %s\n", row.at("file").c_str(), exact ? "exact" : r.found ? "read, differs" : "not located");
+    // Specimen data only (invented names and numbers): IDMATCH_DOC_DEBUG=1 shows where a reading differs.
+    if (std::getenv("IDMATCH_DOC_DEBUG") != nullptr && !exact)
+      for (size_t i = 0; i < want.size(); ++i) {
+        const std::string got = i < r.mrz.lines.size() ? r.mrz.lines[i] : "";
+        std::string marks;
+        for (size_t k = 0; k < want[i].size(); ++k) marks += k < got.size() && got[k] == want[i][k] ? ' ' : '^';
+        std::printf("      want %s\n      got  %s\n           %s\n", want[i].c_str(), got.c_str(), marks.c_str());
+      }
   }
   std::printf("[mrz ocr] utopia %d/%d exact, specimens %d/%d exact\n", utopia, utopia_n, spec, spec_n);
   EXPECT_EQ(spec_valid_when_exact, spec);
-  EXPECT_GE(utopia, 3);  // measured 3/4 (target 4/4)
-  EXPECT_GE(spec, 6);  // measured 6/18 (target 16/18)
+  EXPECT_EQ(utopia, 4);
+  // Measured 10/18 (target 16/18). Five labels are not what their images print (docs/documents.md:
+  // Liechtenstein, Malta_BAD, Germany visa, Interpol, ICAO_Example2), so 13/18 is the ceiling.
+  EXPECT_GE(spec, 10);
 }
 
 TEST(DocumentPortrait, FoundOnSpecimens) {

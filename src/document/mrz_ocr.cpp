@@ -7,10 +7,12 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <tuple>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
 #include "core/secure_memory.h"
+#include "document/mrz_glyphs.h"
 
 namespace idm::document {
 namespace {
@@ -155,6 +157,92 @@ std::vector<std::string> OcrSymbols(tesseract::TessBaseAPI& t, const cv::Mat& gr
   return out;
 }
 
+// What each MRZ position can hold (DecodeGlyphLine's classes): 'A' letters and '<', 'N' digits,
+// 'C' digits and '<', 'X' alphanumerics and '<', 'S' sex. ICAO 9303 parts 4-7.
+std::vector<std::string> FieldClasses(int lines, int len, bool visa) {
+  if (lines == 3) {
+    return {"AAAAAXXXXXXXXXCXXXXXXXXXXXXXXX", "NNNNNNNSNNNNNNNAAAXXXXXXXXXXXN", std::string(30, 'A')};
+  }
+  std::string l2 = "XXXXXXXXXNAAANNNNNNNSNNNNNNN";  // number, check, nationality, birth, check, sex, expiry, check
+  if (len == 44) l2 += visa ? std::string(16, 'X') : std::string(14, 'X') + "CN";
+  else l2 += visa ? std::string(8, 'X') : std::string(7, 'X') + "N";
+  return {std::string(static_cast<size_t>(len), 'A'), l2};
+}
+
+// Check-digit-guided repair with the template scores: in a field whose check digit fails, the
+// cheapest set of at most three substitutions (each a character of the position's class whose
+// correlation is within 0.25 of the one read; cost = the correlation given up) that makes the
+// check pass is applied. ParseMrz's own repair (fixed O/0, I/1 ... pairs) runs afterwards.
+struct CheckedField {
+  size_t line, start, len;  // the check digit follows the field
+};
+
+void RepairWithScores(const std::vector<GlyphLine>& glyphs, const std::vector<std::string>& classes,
+                      std::vector<std::string>& lines, bool visa) {
+  std::vector<CheckedField> fields;
+  if (lines.size() == 3) {
+    fields = {{0, 5, 9}, {1, 0, 6}, {1, 8, 6}};
+  } else if (lines.size() == 2) {
+    fields = {{1, 0, 9}, {1, 13, 6}, {1, 21, 6}};
+    if (lines[1].size() == 44 && !visa) fields.push_back({1, 28, 14});
+  }
+  for (const auto& f : fields) {
+    std::string& l = lines[f.line];
+    const GlyphLine& g = glyphs[f.line];
+    if (l.size() < f.start + f.len + 1 || g.scores.size() < l.size()) continue;
+    auto passes = [&](const std::string& s) {
+      const char c = s[f.start + f.len];
+      const int want = c == '<' ? 0 : (c >= '0' && c <= '9' ? c - '0' : -1);
+      return want >= 0 && MrzCheckDigit(std::string_view(s).substr(f.start, f.len)) == want;
+    };
+    if (passes(l) || l[f.start + f.len] == '<') continue;
+    // Alternatives per position, cheapest first.
+    struct Alt {
+      size_t pos;
+      char c;
+      float cost;
+    };
+    std::vector<Alt> alts;
+    for (size_t i = f.start; i <= f.start + f.len; ++i) {
+      const float cur = GlyphScore(g, i, l[i]);
+      const char cls = i < classes[f.line].size() ? classes[f.line][i] : 'X';
+      for (const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"; *a; ++a) {
+        const bool letter = *a >= 'A' && *a <= 'Z', digit = *a >= '0' && *a <= '9';
+        if (*a == l[i] || (cls == 'N' && !digit) || (cls == 'A' && digit) || (cls == 'C' && letter)) continue;
+        if (i == f.start + f.len && !digit) continue;
+        const float cost = cur - GlyphScore(g, i, *a);
+        if (cost < 0.25f) alts.push_back({i, *a, std::max(0.f, cost)});
+      }
+    }
+    std::sort(alts.begin(), alts.end(), [](const Alt& a, const Alt& b) { return a.cost < b.cost; });
+    if (alts.size() > 24) alts.resize(24);
+    float best_cost = 1e9f;
+    std::string best;
+    std::string t = l;
+    const size_t n = alts.size();
+    for (size_t a = 0; a < n; ++a) {
+      t[alts[a].pos] = alts[a].c;
+      if (passes(t) && alts[a].cost < best_cost) best_cost = alts[a].cost, best = t;
+      for (size_t b = a + 1; b < n; ++b) {
+        if (alts[b].pos == alts[a].pos) continue;
+        t[alts[b].pos] = alts[b].c;
+        const float cb = alts[a].cost + alts[b].cost;
+        if (passes(t) && cb < best_cost) best_cost = cb, best = t;
+        for (size_t c = b + 1; c < n; ++c) {
+          if (alts[c].pos == alts[a].pos || alts[c].pos == alts[b].pos) continue;
+          t[alts[c].pos] = alts[c].c;
+          const float cc = cb + alts[c].cost;
+          if (passes(t) && cc < best_cost) best_cost = cc, best = t;
+          t[alts[c].pos] = l[alts[c].pos];
+        }
+        t[alts[b].pos] = l[alts[b].pos];
+      }
+      t[alts[a].pos] = l[alts[a].pos];
+    }
+    if (!best.empty()) l = best;
+  }
+}
+
 bool LooksLikeMrz(const std::string& s) {
   const auto fillers = std::count(s.begin(), s.end(), '<');
   return s.size() >= 20 && s.size() <= 50 && (s.find("<<") != std::string::npos || fillers >= 3);
@@ -165,6 +253,22 @@ std::vector<Line> PickBlock(std::vector<Line> lines) {
   std::vector<Line> cand;
   for (auto& l : lines)
     if (LooksLikeMrz(l.text)) cand.push_back(l);
+  // A line without fillers (a visa's second line can have none) joins when it sits right under or
+  // over an MRZ-like line of the same width and left edge.
+  const size_t strict = cand.size();
+  for (auto& l : lines) {
+    if (LooksLikeMrz(l.text) || l.text.size() < 20 || l.text.size() > 50) continue;
+    for (size_t i = 0; i < strict; ++i) {
+      const Line& m = cand[i];
+      const int gap = std::max(l.box.y - (m.box.y + m.box.height), m.box.y - (l.box.y + l.box.height));
+      const double wr = static_cast<double>(l.box.width) / std::max(1, m.box.width);
+      if (gap < 2 * std::max(l.box.height, m.box.height) && wr > 0.85 && wr < 1.15 &&
+          std::abs(l.box.x - m.box.x) < 0.1 * m.box.width) {
+        cand.push_back(l);
+        break;
+      }
+    }
+  }
   std::sort(cand.begin(), cand.end(), [](const Line& a, const Line& b) { return a.box.y < b.box.y; });
   if (cand.size() <= 3) return cand;
   // Groups of lines whose vertical gap is under two line heights.
@@ -266,28 +370,68 @@ MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options) {
   r.box = cv::Rect(cvRound(u.x / s1), cvRound(u.y / s1), cvRound(u.width / s1), cvRound(u.height / s1)) &
           cv::Rect(0, 0, gray.cols, gray.rows);
 
-  // Pass 2: the block alone at ~40 px per line, grey then binarised, read as one block; the
-  // reading whose checks pass best wins. (Three sizes with a per-character vote were tried: 8/22
-  // exact instead of 9/22, at three times the cost.)
+  // Pass 2a: OCR-B templates, cell by cell (mrz_glyphs.h). Line count and length give the cells.
+  // Candidates are ranked by checks passed, then by fewest repairs ParseMrz had to make, then by
+  // how well the characters match the font (`quality`, template readings only).
   std::vector<std::string> best_lines;
-  int best_pass = -1;
-  for (int variant = 0; variant < 2; ++variant) {
+  std::tuple<int, int, double> best_key{-1000, 0, 0};
+  auto consider = [&](std::vector<std::string> lines, double quality = 0) {
+    MrzResult m = ParseMrz(lines, options.parse);
+    int pass = m.format == MrzFormat::kUnknown ? -1 : 0;
+    for (const auto& c : m.checks) pass += c.state == CheckState::kPass;
+    if (m.valid) pass += 100;
+    const std::tuple<int, int, double> key{pass, -m.repairs, quality};
+    if (key > best_key) {
+      best_key = key;
+      best_lines = std::move(lines);
+      r.mrz = std::move(m);
+    }
+  };
+  if (block.size() >= 2 && block.size() <= 3) {
+    const std::vector<int> lengths = block.size() == 3 ? std::vector<int>{30} : std::vector<int>{44, 36};
+    for (int n : lengths) {
+      std::vector<GlyphLine> glyphs;
+      for (const auto& l : block) {
+        GlyphLine g = ReadGlyphLine(big, l.box, u.x, u.x + u.width, n);
+        if (g.text.empty()) break;
+        glyphs.push_back(std::move(g));
+      }
+      if (glyphs.size() != block.size()) continue;
+      int empty = 0, outside = 0;
+      for (const auto& g : glyphs) empty += g.empty_cells, outside += g.outside;
+      // The grid runs past the printed characters, or characters lie beyond it: wrong length.
+      if (empty > 2 || outside > 2 * static_cast<int>(glyphs.size())) continue;
+      const bool visa = DecodeGlyphLine(glyphs[0], "A")[0] == 'V';
+      const auto classes = FieldClasses(static_cast<int>(glyphs.size()), n, visa);
+      const std::vector<GlyphLine> font = glyphs;
+      auto quality = [&](const std::vector<std::string>& lines) {
+        double q = 0;
+        int k = 0;
+        for (size_t i = 0; i < lines.size(); ++i)
+          for (size_t j = 0; j < lines[i].size(); ++j, ++k) q += GlyphScore(font[i], j, lines[i][j]);
+        return k ? q / k : 0.0;
+      };
+      // The font's templates, then the print's own glyphs (AdaptGlyphs); each as decoded and
+      // after the score-guided check-digit repair.
+      for (int adapted = 0; adapted < 2; ++adapted) {
+        if (adapted) AdaptGlyphs(glyphs, classes);
+        std::vector<std::string> lines;
+        for (size_t i = 0; i < glyphs.size(); ++i) lines.push_back(DecodeGlyphLine(glyphs[i], classes[i]));
+        consider(lines, quality(lines));
+        RepairWithScores(glyphs, classes, lines, visa);
+        consider(lines, quality(lines));
+      }
+    }
+  }
+  // Pass 2b: Tesseract on the block alone at ~40 px per line, grey then binarised, read as one
+  // block; the reading whose checks pass best wins.
+  for (int variant = 0; variant < 2 && !r.mrz.valid; ++variant) {
     cv::Mat crop = big(u).clone();
     const double s2 = 40.0 / std::max(1, line_h);
     cv::resize(crop, crop, cv::Size(), s2, s2, cv::INTER_CUBIC);
     if (variant == 1) cv::threshold(crop, crop, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
     cv::copyMakeBorder(crop, crop, 20, 20, 20, 20, cv::BORDER_REPLICATE);
-    auto lines = CleanMrzLines(OcrSymbols(*tess, crop));
-    MrzResult m = ParseMrz(lines, options.parse);
-    int pass = m.format == MrzFormat::kUnknown ? -1 : 0;
-    for (const auto& c : m.checks) pass += c.state == CheckState::kPass;
-    if (m.valid) pass += 100;
-    if (pass > best_pass) {
-      best_pass = pass;
-      best_lines = lines;
-      r.mrz = std::move(m);
-    }
-    if (r.mrz.valid) break;
+    consider(CleanMrzLines(OcrSymbols(*tess, crop)));
   }
   // Fall back to the first pass's own lines if the second pass found no layout.
   if (r.mrz.format == MrzFormat::kUnknown) {

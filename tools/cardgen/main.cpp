@@ -4,6 +4,8 @@
 //
 //   cardgen --faces a.jpg,b.jpg,... | --face-list list.txt  --out DIR [--layout ID|all]
 //           [--count N] [--seed S] [--capture] [--layouts DIR] [--font PATH]
+//   cardgen --ocrb-glyphs src/document/ocrb_glyphs.inc [--ocrb-font PATH]
+//           (re)generates the OCR-B templates the MRZ reader compiles in (ocrb_glyphs.cpp)
 //
 // The images hold real faces when the inputs do: write them only to a private folder and delete
 // them after use (the tests never write cards to disk; they keep them in memory).
@@ -25,6 +27,8 @@
 #include "core/secure_memory.h"
 #include "document/cardgen.h"
 #include "document/layout.h"
+
+int WriteOcrbGlyphs(const std::string& font, const std::string& out_path);  // ocrb_glyphs.cpp
 
 namespace {
 
@@ -74,10 +78,14 @@ int main(int argc, char** argv) {
   idm::DisableCoreDumps();
   std::string faces_arg, face_list, out_dir, layout_id = "all", layouts_dir = idm::document::DefaultLayoutDir();
   std::string font = "/usr/share/fonts/truetype/nanum/NanumGothic.ttf";
-  std::string mono = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
+  // MRZs in OCR-B (Debian fonts-ocr-b) when it is installed, else a monospaced sans.
+  std::string mono = std::filesystem::exists("/usr/share/fonts/opentype/ocr-b/OCRB.otf")
+                         ? "/usr/share/fonts/opentype/ocr-b/OCRB.otf"
+                         : "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
   int count = 1;
   uint64_t seed = 1;
   bool capture = false;
+  std::string ocrb_out, ocrb_font = "/usr/share/fonts/opentype/ocr-b/OCRB.otf";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -93,11 +101,14 @@ int main(int argc, char** argv) {
     else if (a == "--seed") seed = std::stoull(next());
     else if (a == "--font") font = next();
     else if (a == "--capture") capture = true;
+    else if (a == "--ocrb-glyphs") ocrb_out = next();
+    else if (a == "--ocrb-font") ocrb_font = next();
     else {
       std::fprintf(stderr, "usage: cardgen --faces a.jpg,b.jpg | --face-list FILE --out DIR [--layout ID|all] [--count N] [--seed S] [--capture]\n");
       return 2;
     }
   }
+  if (!ocrb_out.empty()) return WriteOcrbGlyphs(ocrb_font, ocrb_out);
   try {
     idm::InstallSecureAllocators();
     std::vector<std::string> faces = Split(faces_arg, ',');

@@ -1,0 +1,55 @@
+// MRZ characters read by matching OCR-B cell templates (no Tesseract): the MRZ is printed in one
+// monospaced font, so once a line's first and last glyphs are found every character sits in a
+// known cell, and the 37 possible glyphs (A-Z 0-9 <) are compared with each cell.
+//
+// The templates (ocrb_glyphs.inc) are rendered from Debian's fonts-ocr-b by
+// `cardgen --ocrb-glyphs src/document/ocrb_glyphs.inc` and compiled in: nothing is read at run
+// time. Nothing read here is logged or written anywhere.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace idm::document {
+
+struct GlyphLine {
+  std::string text;                 // empty when the line could not be segmented
+  std::vector<float> score;         // per character: correlation of the best template
+  std::string second;               // per character: the runner-up template
+  std::vector<std::array<float, 37>> scores;  // per character: every template's correlation
+  std::vector<std::array<cv::Point, 37>> where;  // per character: each template's best shift
+  std::vector<cv::Mat> patches;     // per character: the resampled cell with its margin (ink high)
+  double pitch = 0;                 // px
+  int inliers = 0;                  // glyph components on the character grid
+  int outside = 0;                  // glyph components on the grid but past the n cells (too short)
+  int empty_cells = 0;              // cells without ink (an MRZ prints every cell, fillers too)
+};
+
+// The best character at each position among those `allowed` there: allowed[i] is a class
+// ('A' letters and '<', 'N' digits, 'C' digits and '<', 'X' letters, digits and '<', 'S' M F '<',
+// anything else = all 37).
+std::string DecodeGlyphLine(const GlyphLine& line, const std::string& allowed);
+
+// The correlation of character `c` at position i (-1 when out of range).
+float GlyphScore(const GlyphLine& line, size_t i, char c);
+
+// The document's own glyphs: every character read clearly (correlation >= 0.6, 0.1 ahead of the
+// runner-up of its class) is averaged into a template of this print, and every cell is scored
+// against those too (the better of the font's and the print's). Fixes look-alikes (3/5, 0/O, E/F)
+// that the font's templates separate poorly at 10 px per character.
+void AdaptGlyphs(std::vector<GlyphLine>& lines, const std::vector<std::string>& allowed);
+
+// Reads one MRZ line of `n` characters. `gray` is the (grey, ink dark) image, `line_box` the
+// line's approximate box (from the layout pass); `x_range` the horizontal extent the MRZ block
+// may occupy (MRZ lines share their left edge and length).
+GlyphLine ReadGlyphLine(const cv::Mat& gray, const cv::Rect& line_box, int x0, int x1, int n);
+
+// The MRZ glyph alphabet in template order, and the template for one character (kGlyphH x kGlyphW,
+// CV_8U, ink = 255): exposed for the card generator, which prints MRZs in OCR-B too.
+const char* GlyphAlphabet();
+cv::Mat GlyphTemplate(char c);
+
+}  // namespace idm::document

@@ -213,6 +213,95 @@ TEST(LivenessGeometry, PictureMovedLikeAnActionIsFlat) {
   std::printf("  flat approach: depth cue %.4f (threshold %.3f)\n", r.nonplanar, SequenceThresholds{}.min_closer_depth);
 }
 
+TEST(LivenessGeometry, BlinkNeedsBothUpperLidsOverAStillFace) {
+  REQUIRE_DATA(kBlinkClip);
+  const auto& obs = BlinkObservations();
+  const SequenceThresholds t;
+  const ActionResult real = DetectAction(obs, Action::kBlink, 0, t);
+  ASSERT_TRUE(real.detected) << real.detail;
+  std::printf("  real blink: %s\n", real.detail.c_str());
+  // A wink (one eye only) is not a blink: keep the left eye's lids open through the closure.
+  std::vector<FrameObservation> wink = obs;
+  int open = -1;
+  for (int i = real.begin_frame; i >= 0 && open < 0; --i) {
+    if (wink[static_cast<size_t>(i)].lids) open = i;
+  }
+  ASSERT_GE(open, 0);
+  for (int i = real.begin_frame + 1; i < real.end_frame; ++i) {
+    auto& o = wink[static_cast<size_t>(i)];
+    const cv::Point2f shift = (o.lid_left[0] + o.lid_left[8] - wink[static_cast<size_t>(open)].lid_left[0] - wink[static_cast<size_t>(open)].lid_left[8]) * 0.5f;
+    for (size_t k = 0; k < 16; ++k) o.lid_left[k] = wink[static_cast<size_t>(open)].lid_left[k] + shift;
+    o.lid_open_left = LidOpening(o.lid_left);
+  }
+  EXPECT_FALSE(DetectAction(wink, Action::kBlink, 0, t).detected);
+  // Eyes squashed together with the whole face (a picture tilted forward) are not a blink: the
+  // face's own homography is undone before the lids are measured.
+  std::vector<FrameObservation> squash = obs;
+  for (int i = real.begin_frame + 1; i < real.end_frame; ++i) {
+    auto& o = squash[static_cast<size_t>(i)];
+    const auto& src = squash[static_cast<size_t>(open)];
+    const cv::Point2f c(src.mesh.points[1].x, src.mesh.points[1].y);
+    const cv::Matx33d H = cv::Matx33d(1, 0, c.x, 0, 1, c.y, 0, 0, 1) * cv::Matx33d(1, 0, 0, 0, 0.7, 0, 0, 0.002, 1) *
+                          cv::Matx33d(1, 0, -c.x, 0, 1, -c.y, 0, 0, 1);
+    auto warp = [&](cv::Point2f p) {
+      const cv::Vec3d q = H * cv::Vec3d(p.x, p.y, 1);
+      return cv::Point2f(static_cast<float>(q[0] / q[2]), static_cast<float>(q[1] / q[2]));
+    };
+    o.mesh = Warp(src.mesh, H);
+    for (size_t k = 0; k < 16; ++k) o.lid_left[k] = warp(src.lid_left[k]), o.lid_right[k] = warp(src.lid_right[k]);
+    o.lid_open_left = LidOpening(o.lid_left), o.lid_open_right = LidOpening(o.lid_right);
+  }
+  const ActionResult sq = DetectAction(squash, Action::kBlink, 0, t);
+  EXPECT_FALSE(sq.detected) << sq.detail;
+  std::printf("  squashed face: %s\n", sq.detail.c_str());
+}
+
+// "Come closer": a real head grows in front of a background that stays; a picture's own
+// surroundings grow with the face. Frames composed in memory from two LFW images.
+TEST(LivenessGeometry, SurroundOfAPictureComesCloserWithTheFace) {
+  REQUIRE_DATA("/data/faces/lfw_view2/images");
+  const std::string dir = test::SharedDir() + "/data/faces/lfw_view2/images/";
+  const cv::Mat person = LoadImageFile(dir + "Aaron_Eckhart/Aaron_Eckhart_0001.jpg");
+  const cv::Mat room = LoadImageFile(dir + "Abdel_Madi_Shabneh/Abdel_Madi_Shabneh_0001.jpg");
+  cv::Mat bg;
+  cv::resize(room, bg, cv::Size(320, 240));
+  cv::Mat head_mask = cv::Mat::zeros(person.size(), CV_8U);
+  cv::ellipse(head_mask, cv::Point(125, 120), cv::Size(62, 85), 0, 0, 360, cv::Scalar(255), cv::FILLED);
+  auto place = [&](const cv::Mat& img, const cv::Mat& mask, double s, const cv::Point2d& at, const cv::Point2d& centre) {
+    const cv::Mat M = (cv::Mat_<double>(2, 3) << s, 0, at.x - centre.x * s, 0, s, at.y - centre.y * s);
+    cv::Mat moved, m, out = bg.clone();
+    cv::warpAffine(img, moved, M, bg.size());
+    cv::warpAffine(mask, m, M, bg.size());
+    moved.copyTo(out, m);
+    return out;
+  };
+  FrameAnalyzer fa;
+  auto measure = [&](const cv::Mat& a, const cv::Mat& b) {
+    fa.Reset();
+    const FrameObservation oa = fa.Analyze(a, 0);
+    fa.Reset();
+    const FrameObservation ob = fa.Analyze(b, 66);
+    EXPECT_TRUE(oa.face && ob.face);
+    cv::Mat ga, gb, sa, sb;
+    cv::cvtColor(a, ga, cv::COLOR_RGB2GRAY);
+    cv::cvtColor(b, gb, cv::COLOR_RGB2GRAY);
+    cv::resize(ga, sa, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+    cv::resize(gb, sb, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+    return MeasureSurround(sa, sb, oa.mesh, ob.mesh, 0.5f);
+  };
+  // A head coming 1.6x closer in front of the room.
+  const cv::Mat all = cv::Mat(person.size(), CV_8U, cv::Scalar(255));
+  const SurroundMotion head = measure(place(person, head_mask, 0.5, {160, 125}, {125, 120}), place(person, head_mask, 0.8, {160, 125}, {125, 120}));
+  // The whole photo (face, its background, its edges) brought 1.6x closer in front of the room.
+  const SurroundMotion photo = measure(place(person, all, 0.5, {160, 125}, {125, 120}), place(person, all, 0.8, {160, 125}, {125, 120}));
+  std::printf("  surround moving with the face: head %.2f of %d px, photo %.2f of %d px (threshold %.2f)\n", head.follow, head.textured,
+              photo.follow, photo.textured, SequenceThresholds{}.closer_max_follow);
+  EXPECT_GE(head.textured, SequenceThresholds{}.closer_min_textured);
+  EXPECT_GE(photo.textured, SequenceThresholds{}.closer_min_textured);
+  EXPECT_LT(head.follow, SequenceThresholds{}.closer_max_follow);
+  EXPECT_GT(photo.follow, SequenceThresholds{}.closer_max_follow);
+}
+
 TEST(LivenessSequence, BlinkClipPassesBlinkChallenge) {
   REQUIRE_DATA(kBlinkClip);
   const Clip clip = LoadVideo(test::SharedDir() + kBlinkClip);

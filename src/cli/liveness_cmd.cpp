@@ -96,7 +96,7 @@ std::optional<FrameObservation> FaceOf(FrameAnalyzer& fa, const cv::Mat& rgb) {
 
 int ImageMode(const Args& args) {
   const cv::Mat rgb = LoadImageFile(args.Require("image"));
-  FrameAnalyzer fa({args.GetInt("threads", 1), 15, 0.5f});
+  FrameAnalyzer fa({args.GetInt("threads", 1), 15, 0.5f, /*iris=*/false});
   const PassiveChecker pc(args.GetInt("threads", 1));
   const auto o = FaceOf(fa, rgb);
   if (!o) throw Error(ErrorCode::kNoFace, "no face found in the image");
@@ -123,7 +123,7 @@ int ImageMode(const Args& args) {
 int EvalImagesMode(const Args& args) {
   auto files = ImagesUnder(args.Require("eval-images"), true);
   const int every = std::max(1, args.GetInt("every", 1)), offset = args.GetInt("offset", 0);
-  FrameAnalyzer fa({1, 15, 0.5f});
+  FrameAnalyzer fa({1, 15, 0.5f, /*iris=*/false});
   const PassiveChecker pc(1);
   int n = 0, no_face = 0, flagged = 0;
   std::map<std::string, int> by_cue;

@@ -13,7 +13,15 @@ namespace idm::liveness {
 
 namespace {
 float Dist2(const cv::Point3f& a, const cv::Point3f& b) { return std::hypot(a.x - b.x, a.y - b.y); }
+float Dist(const cv::Point2f& a, const cv::Point2f& b) { return std::hypot(a.x - b.x, a.y - b.y); }
+constexpr int kIrisInput = 64;
 }  // namespace
+
+float LidOpening(const std::array<cv::Point2f, 16>& lid) {
+  float gap = 0;
+  for (int k = 1; k <= 5; ++k) gap += Dist(lid[static_cast<size_t>(9 + k)], lid[static_cast<size_t>(1 + k)]);
+  return gap / 5.f / std::max(Dist(lid[0], lid[8]), 1e-3f);
+}
 
 cv::Rect2f MeshBounds(const face::FaceMesh& mesh) {
   float x1 = 1e9f, y1 = 1e9f, x2 = -1e9f, y2 = -1e9f;
@@ -33,7 +41,59 @@ void MeasureGeometry(FrameObservation& o) {
 }
 
 FrameAnalyzer::FrameAnalyzer(const FrameAnalyzerOptions& options)
-    : options_(options), detector_(options.threads), mesh_(options.threads) {}
+    : options_(options), detector_(options.threads), mesh_(options.threads) {
+  if (options_.iris) {
+    nn::TfjsLoadOptions opt;
+    opt.batch = 2;  // both eyes in one run, as Human does
+    iris_ = nn::Model::FromTfjs("iris", nn::ModelRoot() + "/human-models/models/iris.json", opt, options.threads);
+  }
+}
+
+// Human's iris crops (human/src/face/iris.ts): per eye, the square around the two eye corners,
+// x2.3 their distance, at 64 px, [0, 1]; batch 0 the left eye mirrored, batch 1 the right eye.
+// Unlike Human the crop is rotated with the eye-corner line (as MediaPipe does), so a rolled head
+// still gives level eyes.
+void FrameAnalyzer::MeasureLids(const cv::Mat& rgb, FrameObservation& o) const {
+  if (!iris_) return;
+  const auto& m = o.mesh;
+  auto p2 = [&](int i) { return cv::Point2f(m.points[i].x, m.points[i].y); };
+  struct Eye {
+    cv::Point2f a, b;  // image-left and image-right corner
+    bool mirror;
+    cv::Matx23f map;   // crop pixel -> frame pixel
+  } eyes[2] = {{p2(362), p2(263), true, {}}, {p2(33), p2(133), false, {}}};
+  std::vector<float> input(static_cast<size_t>(2 * kIrisInput * kIrisInput * 3));
+  for (int e = 0; e < 2; ++e) {
+    Eye& eye = eyes[e];
+    const cv::Point2f c = (eye.a + eye.b) * 0.5f, d = eye.b - eye.a;
+    const float len = std::max(Dist(eye.a, eye.b), 1.f), k = 2.3f * len / kIrisInput;
+    const float cs = d.x / len * k, sn = d.y / len * k, sx = eye.mirror ? -1.f : 1.f, h = (kIrisInput - 1) / 2.f;
+    // frame = c + R * (sx * (u - h), v - h) * k
+    eye.map = cv::Matx23f(sx * cs, -sn, c.x - sx * cs * h + sn * h, sx * sn, cs, c.y - sx * sn * h - cs * h);
+    cv::Mat crop;
+    cv::warpAffine(rgb, crop, cv::Mat(eye.map), cv::Size(kIrisInput, kIrisInput), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
+                   cv::BORDER_CONSTANT);
+    float* dst = input.data() + static_cast<size_t>(e) * kIrisInput * kIrisInput * 3;
+    for (int y = 0; y < kIrisInput; ++y) {
+      const uint8_t* row = crop.ptr<uint8_t>(y);
+      for (int x = 0; x < kIrisInput * 3; ++x) *dst++ = row[x] / 255.f;
+    }
+  }
+  const auto outs = iris_->Run({input.data()});
+  if (outs.empty() || outs[0].size() < 2 * 228) return;
+  for (int e = 0; e < 2; ++e) {
+    auto& lid = e == 0 ? o.lid_left : o.lid_right;
+    const float* p = outs[0].data() + static_cast<size_t>(e) * 228;
+    const cv::Matx23f& M = eyes[e].map;
+    for (int i = 0; i < 16; ++i) {
+      const float u = p[3 * i], v = p[3 * i + 1];
+      lid[static_cast<size_t>(i)] = cv::Point2f(M(0, 0) * u + M(0, 1) * v + M(0, 2), M(1, 0) * u + M(1, 1) * v + M(1, 2));
+    }
+  }
+  o.lids = true;
+  o.lid_open_left = LidOpening(o.lid_left);
+  o.lid_open_right = LidOpening(o.lid_right);
+}
 
 void FrameAnalyzer::Reset() {
   prev_.reset();
@@ -132,6 +192,7 @@ FrameObservation FrameAnalyzer::Analyze(const cv::Mat& rgb, int64_t t_ms) {
   }
   prev_ = o.mesh;
   MeasureGeometry(o);
+  MeasureLids(rgb, o);
   // Sharpness on a 64 px grey crop of the face box.
   const cv::Rect roi = cv::Rect(o.box) & cv::Rect(0, 0, rgb.cols, rgb.rows);
   if (roi.area() > 16) {

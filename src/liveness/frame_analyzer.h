@@ -4,13 +4,16 @@
 // or every `redetect_every` frames (to count faces).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include <opencv2/core.hpp>
 
 #include "face/detector.h"
 #include "face/mesh.h"
+#include "nn/model.h"
 
 namespace idm::liveness {
 
@@ -30,12 +33,23 @@ struct FrameObservation {
   float frame_change = 0;             // mean |difference| of a 32x24 grey thumbnail to the previous frame (0..255)
   float face_change = 0;              // mean |difference| of the aligned, normalised 32 px face chip to the
                                       // previous frame's (a cut to another face spikes it)
+  // Eyelids from Human's iris model (a 64 px crop per eye, far finer than the mesh's eye points):
+  // per eye, the lid contour in frame pixels, 0..8 the lower lid from corner to corner, 9..15
+  // the upper lid above points 1..7.
+  bool lids = false;
+  std::array<cv::Point2f, 16> lid_left{}, lid_right{};  // subject's left (image right) / right eye
+  float lid_open_left = 0, lid_open_right = 0;          // lid opening over corner distance (LidOpening)
 };
+
+// Eyelid opening of a 16-point lid contour (FrameObservation::lid_*): the mean gap between the
+// upper and lower lid at the 5 middle positions, over the corner-to-corner distance.
+float LidOpening(const std::array<cv::Point2f, 16>& lid);
 
 struct FrameAnalyzerOptions {
   int threads = 1;
   int redetect_every = 15;     // frames; 0: only when the track is lost
   float min_mesh_score = 0.5f; // below this the track is lost
+  bool iris = true;            // run the iris model for the eyelids
 };
 
 class FrameAnalyzer {
@@ -49,9 +63,11 @@ class FrameAnalyzer {
 
  private:
   std::vector<face::FaceBox> Detect(const face::FloatImage& frame) const;
+  void MeasureLids(const cv::Mat& rgb, FrameObservation& o) const;
   FrameAnalyzerOptions options_;
   face::FaceDetector detector_;
   face::MeshModel mesh_;
+  std::unique_ptr<nn::Model> iris_;
   std::optional<face::FaceMesh> prev_;
   cv::Mat prev_thumb_, prev_chip_;
   int since_detect_ = 0;

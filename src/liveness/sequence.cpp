@@ -1,10 +1,13 @@
 #include "liveness/sequence.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 
+
+#include <opencv2/imgproc.hpp>
 
 #include "face/tf_image_ops.h"
 
@@ -53,16 +56,12 @@ cv::Matx33d Normaliser(const std::vector<cv::Point2f>& p) {
   return {s, 0, -s * cx, 0, s, -s * cy, 0, 0, 1};
 }
 
-// Least-squares homography (normalised DLT) taking `from`'s points (indices `idx`) onto `to`'s.
+// Least-squares homography (normalised DLT) taking points `a` onto `b`.
 // (OpenCV's calib3d is not linked; the DLT is a few lines.)
-cv::Mat FitHomography(const face::FaceMesh& from, const face::FaceMesh& to, const std::vector<int>& idx) {
-  if (idx.size() < 4) return {};
-  std::vector<cv::Point2f> a, b;
-  a.reserve(idx.size());
-  b.reserve(idx.size());
-  for (int i : idx) a.push_back(P2(from, i)), b.push_back(P2(to, i));
+cv::Mat FitHomography(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b) {
+  if (a.size() < 4 || a.size() != b.size()) return {};
   const cv::Matx33d Ta = Normaliser(a), Tb = Normaliser(b);
-  cv::Mat A(static_cast<int>(2 * idx.size()), 9, CV_64F);
+  cv::Mat A(static_cast<int>(2 * a.size()), 9, CV_64F);
   for (size_t k = 0; k < a.size(); ++k) {
     const cv::Vec3d p = Ta * cv::Vec3d(a[k].x, a[k].y, 1), q = Tb * cv::Vec3d(b[k].x, b[k].y, 1);
     double* r0 = A.ptr<double>(static_cast<int>(2 * k));
@@ -83,18 +82,78 @@ cv::Mat FitHomography(const face::FaceMesh& from, const face::FaceMesh& to, cons
   return cv::Mat(H).clone();
 }
 
+// The same between two meshes, on the points `idx`.
+cv::Mat FitHomography(const face::FaceMesh& from, const face::FaceMesh& to, const std::vector<int>& idx) {
+  std::vector<cv::Point2f> a, b;
+  a.reserve(idx.size());
+  b.reserve(idx.size());
+  for (int i : idx) a.push_back(P2(from, i)), b.push_back(P2(to, i));
+  return FitHomography(a, b);
+}
+
 cv::Point2f Apply(const cv::Mat& H, const cv::Point2f& p) {
   const double* h = H.ptr<double>();
   const double w = h[6] * p.x + h[7] * p.y + h[8];
   return {static_cast<float>((h[0] * p.x + h[1] * p.y + h[2]) / w), static_cast<float>((h[3] * p.x + h[4] * p.y + h[5]) / w)};
 }
 
-// Eye aspect ratio of mesh `m` after mapping it into reference coordinates with H.
-float PlanarEar(const face::FaceMesh& m, const cv::Mat& H) {
-  auto q = [&](int i) { return Apply(H, P2(m, i)); };
-  const float r = D(q(159), q(145)) / std::max(D(q(33), q(133)), 1e-3f);
-  const float l = D(q(386), q(374)) / std::max(D(q(362), q(263)), 1e-3f);
-  return 0.5f * (l + r);
+std::array<cv::Point2f, 16> MapLid(const cv::Mat& H, const std::array<cv::Point2f, 16>& lid) {
+  std::array<cv::Point2f, 16> out;
+  for (size_t i = 0; i < lid.size(); ++i) out[i] = Apply(H, lid[i]);
+  return out;
+}
+
+// Foreshortening of a homography at point p: 1 - (smaller / larger singular value of its local
+// Jacobian). 0 for a similarity (shift, rotation, zoom); a plane tilted by t degrees gives about
+// 1 - cos(t).
+float Foreshortening(const cv::Mat& H, const cv::Point2f& p) {
+  if (H.empty()) return 0.f;
+  const double* h = H.ptr<double>();
+  const double w = h[6] * p.x + h[7] * p.y + h[8];
+  const double u = (h[0] * p.x + h[1] * p.y + h[2]) / w, v = (h[3] * p.x + h[4] * p.y + h[5]) / w;
+  const cv::Matx22d J((h[0] - u * h[6]) / w, (h[1] - u * h[7]) / w, (h[3] - v * h[6]) / w, (h[4] - v * h[7]) / w);
+  cv::Matx21d sv;
+  cv::SVD::compute(J, sv, cv::SVD::NO_UV);
+  return sv(0) > 0 ? static_cast<float>(1.0 - sv(1) / sv(0)) : 0.f;
+}
+
+cv::Point2f Centroid(const face::FaceMesh& m, const std::vector<int>& idx) {
+  cv::Point2f c(0, 0);
+  for (int i : idx) c += P2(m, i);
+  return c * (1.f / static_cast<float>(std::max<size_t>(idx.size(), 1)));
+}
+
+// Lid movement between an open and a closed lid contour (both in the same coordinates): how far
+// the upper lid came down and the lower lid came up, as fractions of the open gap, measured
+// across the eye (perpendicular to the open contour's corner line). A blink is the upper lid
+// coming down; a picture squashed by a tilt brings both towards the middle.
+void LidMotion(const std::array<cv::Point2f, 16>& open, const std::array<cv::Point2f, 16>& closed, float* upper_down, float* lower_up) {
+  cv::Point2f a = open[0], b = open[8];
+  if (a.x > b.x) std::swap(a, b);
+  const cv::Point2f d = (b - a) * (1.f / std::max(D(a, b), 1e-3f));
+  const cv::Point2f n(-d.y, d.x);  // across the eye, pointing down the image
+  auto across = [&](const std::array<cv::Point2f, 16>& lid, int from, int to) {
+    float s = 0;
+    for (int i = from; i <= to; ++i) s += (lid[static_cast<size_t>(i)] - a).dot(n);
+    return s / static_cast<float>(to - from + 1);
+  };
+  const float up0 = across(open, 10, 14), lo0 = across(open, 2, 6), up1 = across(closed, 10, 14), lo1 = across(closed, 2, 6);
+  const float gap = std::max(lo0 - up0, 1e-3f);
+  *upper_down = (up1 - up0) / gap;
+  *lower_up = (lo0 - lo1) / gap;
+}
+
+// RMS residual of `b`'s points `idx` after the best homography from `a`'s, in eye distances.
+float PlanarResidualOn(const face::FaceMesh& a, const face::FaceMesh& b, const std::vector<int>& idx) {
+  const cv::Mat H = FitHomography(a, b, idx);
+  if (H.empty()) return 0.f;
+  double ss = 0;
+  for (int i : idx) {
+    const cv::Point2f d = Apply(H, P2(a, i)) - P2(b, i);
+    ss += d.x * d.x + d.y * d.y;
+  }
+  return static_cast<float>(std::sqrt(ss / static_cast<double>(std::max<size_t>(idx.size(), 1)))) /
+         std::max({EyeDist(a), EyeDist(b), 1e-3f});
 }
 
 // Inner over outer proportions: eye spans over cheek-to-cheek width (grows as a real face comes
@@ -109,6 +168,98 @@ std::vector<cv::Point2f> Points2(const face::FaceMesh& m) {
   for (int i = 0; i < 468; ++i) v[i] = P2(m, i);
   return v;
 }
+
+// Perspective parallax of an approach. A real face at distance Z projects a point at depth z
+// (relative to the face's mean depth) magnified by Z / (Z + z): coming from Z1 to Z2 magnifies
+// near points (the nose) more than far ones (the cheeks, the ears), by a factor
+// 1 - kappa * z / W, kappa = W * (1/Z2 - 1/Z1) > 0 (W: the face's width, so kappa is the
+// change of the face's angular width). A flat picture's points all move by one homography.
+// So: fit the homography ref -> cur on all 468 points, and regress what it leaves over onto the
+// displacement pattern that depth would have left over (the mesh's own z, from `ref`, as the
+// depth of each point; the pattern's own homography-explainable part removed the same way).
+// Returns kappa (signed: > 0 for an approach) and, in *explained, the share of the residual
+// energy the depth pattern explains (landmark noise on a flat picture is not depth-shaped).
+}  // namespace
+
+float DepthParallax(const face::FaceMesh& ref, const face::FaceMesh& cur, float* explained) {
+  *explained = 0.f;
+  const std::vector<cv::Point2f> a = Points2(ref), b = Points2(cur);
+  const cv::Mat H = FitHomography(a, b);
+  if (H.empty()) return 0.f;
+  const float W = std::max(D(a[234], a[454]), 1e-3f);
+  float zbar = 0;
+  for (int i = 0; i < 468; ++i) zbar += ref.points[i].z;
+  zbar /= 468.f;
+  std::vector<cv::Point2f> pred(468), shifted(468);
+  cv::Point2f c(0, 0);
+  for (int i = 0; i < 468; ++i) pred[i] = Apply(H, a[i]), c += pred[i];
+  c *= 1.f / 468.f;
+  // The depth pattern at a small amplitude (linear regime), and what a homography cannot absorb of it.
+  constexpr float eps = 0.02f;
+  for (int i = 0; i < 468; ++i) shifted[i] = pred[i] - eps * (ref.points[i].z - zbar) / W * (pred[i] - c);
+  const cv::Mat Hp = FitHomography(pred, shifted);
+  if (Hp.empty()) return 0.f;
+  double num = 0, den = 0, res2 = 0;
+  for (int i = 0; i < 468; ++i) {
+    const cv::Point2f pat = (shifted[i] - Apply(Hp, pred[i])) * (1.f / eps);
+    const cv::Point2f res = b[i] - pred[i];
+    num += res.dot(pat), den += pat.dot(pat), res2 += res.dot(res);
+  }
+  if (den <= 0) return 0.f;
+  const double kappa = num / den;
+  *explained = res2 > 0 ? static_cast<float>(kappa * kappa * den / res2) : 0.f;
+  return static_cast<float>(kappa);
+}
+
+SurroundMotion MeasureSurround(const cv::Mat& grey_ref, const cv::Mat& grey_cur, const face::FaceMesh& ref, const face::FaceMesh& cur,
+                               float scale) {
+  SurroundMotion out;
+  if (grey_ref.empty() || grey_cur.empty() || grey_ref.size() != grey_cur.size()) return out;
+  std::vector<int> all(468);
+  std::iota(all.begin(), all.end(), 0);
+  const cv::Mat H = FitHomography(ref, cur, all);
+  if (H.empty()) return out;
+  // The face's homography in thumbnail pixels: S H S^-1.
+  const cv::Matx33d S(scale, 0, 0, 0, scale, 0, 0, 0, 1);
+  const cv::Matx33d Hq = S * cv::Matx33d(H.ptr<double>()) * S.inv();
+  cv::Mat warped;  // the reference moved as the face moved
+  cv::warpPerspective(grey_ref, warped, cv::Mat(Hq), grey_ref.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+  cv::Mat valid;
+  cv::warpPerspective(cv::Mat(grey_ref.size(), CV_8U, cv::Scalar(255)), valid, cv::Mat(Hq), grey_ref.size(), cv::INTER_NEAREST);
+  cv::Mat a, b, c;
+  grey_cur.convertTo(a, CV_32F);
+  grey_ref.convertTo(b, CV_32F);
+  warped.convertTo(c, CV_32F);
+  cv::Mat d_still, d_face, gx, gy;
+  cv::absdiff(a, b, d_still);
+  cv::absdiff(a, c, d_face);
+  cv::blur(d_still, d_still, cv::Size(5, 5));
+  cv::blur(d_face, d_face, cv::Size(5, 5));
+  cv::Sobel(a, gx, CV_32F, 1, 0, 3, 0.25);
+  cv::Sobel(a, gy, CV_32F, 0, 1, 3, 0.25);
+  const cv::Rect2f box = MeshBounds(cur);
+  const cv::Point2f centre((box.x + box.width / 2) * scale, (box.y + box.height / 2) * scale);
+  const float hx = std::max(box.width / 2 * scale, 1.f), hy = std::max(box.height / 2 * scale, 1.f);
+  int follow = 0, still = 0;
+  for (int y = 2; y < a.rows - 2; ++y) {
+    for (int x = 2; x < a.cols - 2; ++x) {
+      const float u = (x - centre.x) / hx, v = (y - centre.y) / hy, r = std::hypot(u, v);
+      // The ring beyond the head and hair, at and above the face (below it the neck and
+      // shoulders come closer with the face).
+      if (r < 1.8f || r > 3.2f || v > 0.5f) continue;
+      if (valid.at<uint8_t>(y, x) == 0) continue;
+      if (std::hypot(gx.at<float>(y, x), gy.at<float>(y, x)) < 6.f) continue;  // flat: says nothing about motion
+      const float ds = d_still.at<float>(y, x), df = d_face.at<float>(y, x);
+      if (df + 2.f < ds) ++follow;
+      else if (ds + 2.f < df) ++still;
+    }
+  }
+  out.textured = follow + still;
+  out.follow = out.textured > 0 ? static_cast<float>(follow) / static_cast<float>(out.textured) : 0.f;
+  return out;
+}
+
+namespace {
 
 int FirstFace(const std::vector<FrameObservation>& f, int from) {
   for (int i = std::max(from, 0); i < static_cast<int>(f.size()); ++i) {
@@ -178,66 +329,106 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
     return r;
   }
   if (a == Action::kBlink) {
-    // Eye ratio with the face's homography (from the non-eye points) undone onto the base frame.
+    // Eyelids (iris model) of both eyes, with the face's own homography (fitted on the points
+    // away from the eyes) undone onto the base frame: a blink moves the lids relative to the face;
+    // a picture tilted or bent to fake one moves them with it.
     const std::vector<int> rigid = RigidFor(f[base].mesh);
-    std::vector<float> ear(static_cast<size_t>(n), NAN), raw(static_cast<size_t>(n), NAN);
-    std::vector<float> open_vals, raw_vals;
+    const size_t N = static_cast<size_t>(n);
+    std::vector<float> lo(N, NAN), ro(N, NAN), raw_lo(N, NAN), raw_ro(N, NAN), rigid_res(N, NAN);
+    std::vector<cv::Mat> Hs(N);
+    std::vector<float> lv, rv, raw_lv, raw_rv;
     for (int i = base; i < n; ++i) {
-      if (!f[i].face) continue;
+      if (!f[i].face || !f[i].lids) continue;
       const cv::Mat H = FitHomography(f[i].mesh, f[base].mesh, rigid);
       if (H.empty()) continue;
-      ear[i] = PlanarEar(f[i].mesh, H);
-      raw[i] = Signal(f[i], a);
-      open_vals.push_back(ear[i]);
-      raw_vals.push_back(raw[i]);
+      const size_t k = static_cast<size_t>(i);
+      Hs[k] = H;
+      lo[k] = LidOpening(MapLid(H, f[i].lid_left)), ro[k] = LidOpening(MapLid(H, f[i].lid_right));
+      raw_lo[k] = f[i].lid_open_left, raw_ro[k] = f[i].lid_open_right;
+      lv.push_back(lo[k]), rv.push_back(ro[k]), raw_lv.push_back(raw_lo[k]), raw_rv.push_back(raw_ro[k]);
     }
-    const float open = Percentile(open_vals, 0.75f), raw_open = Percentile(raw_vals, 0.75f);
-    if (open <= 0) {
-      r.detail = "no eyes measured";
+    const float open_l = Percentile(lv, 0.75f), open_r = Percentile(rv, 0.75f);
+    if (lv.size() < 3 || open_l <= 0 || open_r <= 0) {
+      r.detail = "no eyelids measured";
       return r;
     }
-    // Scan for open -> closed -> open within blink_max_ms.
+    auto both_open = [&](size_t k) { return lo[k] >= t.blink_recover * open_l && ro[k] >= t.blink_recover * open_r; };
+    auto both_closed = [&](size_t k) { return lo[k] < t.blink_drop * open_l && ro[k] < t.blink_drop * open_r; };
+    // Scan for open -> both closed -> open within blink_max_ms.
     int last_open = -1;
-    float raw_min_drop = 1.f, planar_min = 1.f;
+    std::string rejected;
     for (int i = base; i < n; ++i) {
-      if (std::isnan(ear[i])) continue;
-      raw_min_drop = std::min(raw_min_drop, raw[i] / std::max(raw_open, 1e-6f));
-      planar_min = std::min(planar_min, ear[i] / open);
-      if (ear[i] >= t.blink_recover * open) {
+      const size_t k = static_cast<size_t>(i);
+      if (std::isnan(lo[k])) continue;
+      if (both_open(k)) {
         last_open = i;
         continue;
       }
-      if (ear[i] < t.blink_drop * open && last_open >= 0) {
-        // Closed: find the deepest point and the reopening.
-        int peak = i, reopen = -1;
-        for (int k = i; k < n; ++k) {
-          if (std::isnan(ear[k])) continue;
-          if (f[k].t_ms - f[last_open].t_ms > t.blink_max_ms) break;
-          if (ear[k] < ear[peak]) peak = k;
-          if (ear[k] >= t.blink_recover * open) {
-            reopen = k;
-            break;
-          }
-        }
-        if (reopen >= 0) {
-          r.detected = true;
-          r.non_planar = true;  // measured with the face's own plane motion undone
-          r.begin_frame = last_open, r.peak_frame = peak, r.end_frame = reopen;
-          r.amount = 1.f - ear[peak] / open;
-          r.nonplanar = r.amount;
-          r.detail = "eye ratio fell to " + std::to_string(ear[peak] / open).substr(0, 4) + " of open";
+      if (!both_closed(k) || last_open < 0) continue;
+      int peak = i, reopen = -1;
+      for (int j = i; j < n; ++j) {
+        const size_t q = static_cast<size_t>(j);
+        if (std::isnan(lo[q])) continue;
+        if (f[j].t_ms - f[last_open].t_ms > t.blink_max_ms) break;
+        if (lo[q] + ro[q] < lo[static_cast<size_t>(peak)] + ro[static_cast<size_t>(peak)]) peak = j;
+        if (both_open(q)) {
+          reopen = j;
           break;
         }
       }
+      if (reopen < 0) continue;
+      // The rest of the face must hold still while the lids close: the non-eye points of the
+      // closed frame against the open one, after the best homography (a flexed or bent print
+      // deforms them; a real blink does not).
+      const float still = PlanarResidualOn(f[last_open].mesh, f[peak].mesh, rigid);
+      const float tilt = Foreshortening(FitHomography(f[last_open].mesh, f[peak].mesh, rigid), Centroid(f[last_open].mesh, rigid));
+      const size_t pk = static_cast<size_t>(peak), op = static_cast<size_t>(last_open);
+      float ud_l, lu_l, ud_r, lu_r;
+      LidMotion(MapLid(Hs[op], f[last_open].lid_left), MapLid(Hs[pk], f[peak].lid_left), &ud_l, &lu_l);
+      LidMotion(MapLid(Hs[op], f[last_open].lid_right), MapLid(Hs[pk], f[peak].lid_right), &ud_r, &lu_r);
+      const float drop = 1.f - 0.5f * (lo[pk] / open_l + ro[pk] / open_r);
+      const bool lids_ok = std::min(ud_l, ud_r) >= t.blink_upper_lid && std::max(std::abs(lu_l), std::abs(lu_r)) <= t.blink_lower_lid;
+      if (still > t.blink_max_face_residual || tilt > t.blink_max_foreshortening || !lids_ok) {
+        rejected = "eyes narrowed but not as a blink (face residual " + std::to_string(still).substr(0, 5) + ", foreshortening " +
+                   std::to_string(tilt).substr(0, 5) + ", upper lids down " + std::to_string(ud_l).substr(0, 5) + "/" +
+                   std::to_string(ud_r).substr(0, 5) + ", lower lids up " + std::to_string(lu_l).substr(0, 5) + "/" +
+                   std::to_string(lu_r).substr(0, 5) + ")";
+        last_open = -1;
+        continue;
+      }
+      r.detected = true;
+      r.non_planar = true;  // measured with the face's own plane motion undone, the face held still
+      r.begin_frame = last_open, r.peak_frame = peak, r.end_frame = reopen;
+      r.amount = drop;
+      r.nonplanar = drop;
+      r.detail = "eyelids fell to " + std::to_string(lo[pk] / open_l).substr(0, 4) + " / " +
+                 std::to_string(ro[pk] / open_r).substr(0, 4) + " of open (left / right), face residual " +
+                 std::to_string(still).substr(0, 5) + ", foreshortening " + std::to_string(tilt).substr(0, 5) +
+                 ", upper lid down " + std::to_string(ud_l).substr(0, 5) + "/" + std::to_string(ud_r).substr(0, 5) + ", lower lid up " +
+                 std::to_string(lu_l).substr(0, 5) + "/" + std::to_string(lu_r).substr(0, 5);
+      break;
     }
     if (!r.detected) {
-      r.amount = 1.f - raw_min_drop;
-      // The raw eye ratio dipped like a blink while the plane-corrected one stayed within 10% of
-      // open: the eyes moved only with the whole face, as a flat picture tilted to fake a blink.
-      if (raw_min_drop < t.blink_drop && planar_min > 0.9f) {
-        r.detail = "eye ratio dipped only with the whole face (flat picture tilted)";
+      // How far the raw lids dipped (both eyes), against the plane-corrected ones.
+      const float raw_open_l = Percentile(raw_lv, 0.75f), raw_open_r = Percentile(raw_rv, 0.75f);
+      float raw_min = 1.f, planar_min = 1.f;
+      for (int i = base; i < n; ++i) {
+        const size_t k = static_cast<size_t>(i);
+        if (std::isnan(lo[k])) continue;
+        raw_min = std::min(raw_min, std::max(raw_lo[k] / std::max(raw_open_l, 1e-6f), raw_ro[k] / std::max(raw_open_r, 1e-6f)));
+        planar_min = std::min(planar_min, std::max(lo[k] / open_l, ro[k] / open_r));
+      }
+      r.amount = 1.f - planar_min;
+      // The raw lids dipped like a blink while the plane-corrected ones stayed near open: the eyes
+      // moved only with the whole face, as a flat picture tilted to fake a blink.
+      if (!rejected.empty()) {
+        r.detail = rejected;
         r.nonplanar = 0.f;
         r.peak_frame = base;  // marks "movement seen" for the planar score
+      } else if (raw_min < t.blink_drop && planar_min > t.blink_recover) {
+        r.detail = "eyelids dipped only with the whole face (flat picture tilted)";
+        r.nonplanar = 0.f;
+        r.peak_frame = base;
       } else {
         r.detail = "no blink";
       }
@@ -303,7 +494,7 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
       // Measured on every frame that is close (eye distance past the threshold) within 1 s of the
       // crossing; the median of at least 2: a real face shows it on all of them, landmark noise on
       // a re-captured picture on one or two.
-      std::vector<float> depth;
+      std::vector<float> depth, kappas, shares;
       for (int k = hit; k < n && f[k].t_ms - f[hit].t_ms <= 1000; ++k) {
         if (!f[k].face || !reached(Signal(f[k], a))) continue;  // every "close" frame within 1 s
         const cv::Mat Hk = FitHomography(f[ref].mesh, f[k].mesh, all);
@@ -311,9 +502,15 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
         std::vector<cv::Point2f> pred(468);
         for (int i = 0; i < 468; ++i) pred[i] = Apply(Hk, P2(f[ref].mesh, i));
         depth.push_back(InnerOuter(Points2(f[k].mesh)) / std::max(InnerOuter(pred), 1e-6f) - 1.f);
+        float share = 0;
+        kappas.push_back(DepthParallax(f[ref].mesh, f[k].mesh, &share));
+        shares.push_back(share);
       }
       r.nonplanar = depth.size() >= 2 ? Median(depth) : 0.f;
-      r.non_planar = r.nonplanar >= t.min_closer_depth;
+      const float kappa = kappas.size() >= 2 ? Median(kappas) : 0.f, share = shares.size() >= 2 ? Median(shares) : 0.f;
+      r.non_planar = kappa >= t.min_closer_parallax || r.nonplanar >= t.min_closer_depth;
+      r.detail = "proportions " + std::to_string(r.nonplanar).substr(0, 6) + ", parallax " + std::to_string(kappa).substr(0, 6) +
+                 " explaining " + std::to_string(share).substr(0, 5) + " of the residual";
     } else {
       r.nonplanar = PlanarResidual(f[ref].mesh, f[peak].mesh);
       r.non_planar = r.nonplanar >= t.min_nonplanar;
@@ -402,9 +599,35 @@ SequenceResult VerifySequence(const Challenge& c, const SequenceEvidence& ev, co
   float planar = 0.f;
   for (Action a : c.actions) {
     ActionResult ar = DetectAction(f, a, from, t);
+    if (a == Action::kComeCloser && ar.detected && ar.non_planar) {
+      // The landmarks alone are not enough (the mesh model reads depth into a picture brought
+      // closer): what surrounds the head must not come closer with the face.
+      if (ev.grey.size() == f.size() && ev.grey_scale > 0) {
+        int ref = std::max(0, ar.begin_frame - 1);
+        while (ref > 0 && !f[ref].face) --ref;
+        const SurroundMotion sm = MeasureSurround(ev.grey[static_cast<size_t>(ref)], ev.grey[static_cast<size_t>(ar.peak_frame)],
+                                                  f[ref].mesh, f[ar.peak_frame].mesh, ev.grey_scale);
+        ar.detail += ", surround: " + std::to_string(sm.textured) + " textured px, " + std::to_string(sm.follow).substr(0, 4) +
+                     " moved with the face";
+        if (sm.textured < t.closer_min_textured) {
+          ar.non_planar = false;
+          ar.nonplanar = t.min_closer_depth;  // no evidence either way: inconclusive, not an attack
+          reason("come_closer_background_not_visible");
+          soft_fail = true;
+        } else if (sm.follow >= t.closer_max_follow) {
+          ar.non_planar = false;
+          ar.nonplanar = 0.f;
+        }
+      } else {
+        ar.non_planar = false;
+        ar.nonplanar = t.min_closer_depth;
+        reason("come_closer_background_not_checked");
+        soft_fail = true;
+      }
+    }
     if (ar.detected) {
       from = ar.end_frame + 1;
-      if (!ar.non_planar) {
+      if (!ar.non_planar && !(a == Action::kComeCloser && ar.nonplanar >= t.min_closer_depth)) {
         // Movement seen, but as a flat picture moves: strong evidence of an attack.
         const float thr = a == Action::kComeCloser ? t.min_closer_depth : t.min_nonplanar;
         planar = std::max(planar, 1.f - 0.5f * std::clamp(ar.nonplanar / thr, 0.f, 1.f));
@@ -512,6 +735,16 @@ SequenceResult LivenessVerifier::Verify(const Challenge& challenge, const std::v
   for (int i : best) {
     ev.passive_frames.push_back(i);
     ev.passive.push_back(passive_.Check(rgb[i], ev.frames[i].mesh));
+  }
+  // Small grey copies of the frames (memory only) for the image cues of the sequence.
+  if (!rgb.empty() && rgb[0].cols > 0) {
+    ev.grey_scale = std::min(1.f, 160.f / static_cast<float>(rgb[0].cols));
+    for (const auto& m : rgb) {
+      cv::Mat g, small;
+      cv::cvtColor(m, g, cv::COLOR_RGB2GRAY);
+      cv::resize(g, small, cv::Size(), ev.grey_scale, ev.grey_scale, cv::INTER_AREA);
+      ev.grey.push_back(small);
+    }
   }
   SequenceResult r = VerifySequence(challenge, ev, options_.thresholds);
   if (out) *out = std::move(ev);

@@ -4,9 +4,11 @@
 // 3-D cue: a flat picture moved in front of the camera (shifted, tilted, brought closer) changes
 // its landmarks by a plane projective map -- a homography -- while a real head turning, looking
 // up or blinking does not. So each detected action is also checked for non-planar motion
-// (landmark residual after the best homography, in units of the eye distance), and a blink is
-// measured after the face's own homography has been undone (eyelids must move relative to the
-// rest of the face, not with it).
+// (landmark residual after the best homography, in units of the eye distance); a blink is
+// measured on the iris model's eyelids after the face's own homography has been undone (both
+// upper lids must come down over still lower lids, in a face that holds still); and "come
+// closer" needs, besides perspective parallax in the landmarks, the head's surroundings not to
+// come closer with the face (a picture's do: MeasureSurround, on grey thumbnails of the frames).
 #pragma once
 
 #include <cstdint>
@@ -29,11 +31,19 @@ struct SequenceThresholds {
   float turn_deg = 18;             // yaw change for a turn
   float look_up_deg = 12;          // pitch change for looking up
   float closer_ratio = 1.30f;      // eye-distance growth for "come closer"
-  float blink_drop = 0.80f;        // eye aspect ratio below this fraction of the open level
-  float blink_recover = 0.92f;     // ... and back above this fraction
+  // Blink: the eyelids from the iris model, with the face's own homography undone.
+  float blink_drop = 0.50f;        // lid opening of both eyes below this fraction of its open level
+  float blink_recover = 0.80f;     // ... and both back above this fraction
+  float blink_upper_lid = 0.50f;   // the upper lid of each eye came down by at least this fraction of the open gap
+  float blink_lower_lid = 0.40f;   // ... while its lower lid moved by at most this fraction (a squashed eye closes from both sides)
+  float blink_max_face_residual = 0.025f;  // non-eye mesh residual (eye distances) between the open and the closed frame
+  float blink_max_foreshortening = 0.08f;  // ... and foreshortening of the face (1 - cos of a tilt) between them
   int64_t blink_max_ms = 1000;     // a closure longer than this is not a blink
   float min_nonplanar = 0.045f;    // homography residual (eye distances) a turn / look-up must reach
-  float min_closer_depth = 0.030f; // relative change of inner/outer face proportions for "come closer" (median over the approach)
+  float min_closer_depth = 0.030f; // relative change of inner/outer face proportions for "come closer" (median over the approach) ...
+  float min_closer_parallax = 0.02f;  // ... or perspective parallax kappa (DepthParallax), median over the close frames
+  float closer_max_follow = 0.35f; // "come closer": share of the textured surround (beyond the head) that moved with the face
+  int closer_min_textured = 40;    // ... measured on at least this many textured thumbnail pixels
   float same_person_cos = 0.88f;   // embeddings of sampled near-frontal frames vs their medoid
   float max_face_change = 0.60f;   // aligned face chip change between frames (z-scored grey, mean |diff|) ...
   float face_change_spike = 3.5f;  // ... that is also this many times the sequence's median: a cut
@@ -79,13 +89,31 @@ struct SequenceEvidence {
   std::vector<face::Embedding> embeddings;
   std::vector<int> passive_frames;
   std::vector<PassiveResult> passive;
+  std::vector<cv::Mat> grey;                    // optional: every frame, 8-bit grey, scaled by grey_scale (image cues)
+  float grey_scale = 0;
 };
+
+// How the surroundings of the head moved while the face came closer: a real head grows in front
+// of a background that stays (or, when the camera moves, scales far less); a picture's own
+// surroundings (its background, border, bezel) grow with the face. Over the textured pixels of a
+// ring beyond the head (1.8-3.2 face half-sizes, at and above the face), `follow` is the share
+// better explained by the face's homography than by standing still.
+struct SurroundMotion {
+  int textured = 0;
+  float follow = 0;
+};
+SurroundMotion MeasureSurround(const cv::Mat& grey_ref, const cv::Mat& grey_cur, const face::FaceMesh& ref, const face::FaceMesh& cur,
+                               float scale);
 
 // Detection of each action (exposed for tests): finds the action starting at or after frame
 // `from`; returns detected=false if not found.
 ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int from, const SequenceThresholds& t);
 // Homography residual of `b`'s landmarks against `a`'s (RMS, in eye distances of `a`).
 float PlanarResidual(const face::FaceMesh& a, const face::FaceMesh& b);
+// Perspective parallax between two meshes of an approaching face: the coefficient kappa of the
+// depth-shaped displacement (near points magnified more) left after the best homography; > 0
+// for a real approach, ~0 for a flat picture. `explained`: share of the residual it explains.
+float DepthParallax(const face::FaceMesh& ref, const face::FaceMesh& cur, float* explained);
 // Frames ranked for matching: sharp, frontal, eyes open.
 std::vector<int> RankBestFrames(const std::vector<FrameObservation>& f, int n);
 

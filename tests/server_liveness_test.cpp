@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server_harness.h"
+#include "verify/receipt.h"
 #include "session_fixtures.h"
 #include "test_util.h"
 
@@ -35,6 +36,13 @@ TEST_F(ServerLiveness, BlinkingPersonPassesABlinkChallengeAndMatchesTheirPortrai
   EXPECT_EQ(out["liveness"]["verdict"], "live") << out.dump();
   EXPECT_EQ(out["decision"], "match") << out.dump();
   EXPECT_LT(out["liveness"]["score"].get<double>(), 0.5) << out.dump();
+  // The receipt names the version of every model that decided, the liveness ones included.
+  const std::string receipt = out["receipt"];
+  const size_t a = receipt.find('.'), b = receipt.find('.', a + 1);
+  const json claims = json::parse(verify::Base64UrlDecode(receipt.substr(a + 1, b - a - 1)));
+  for (const char* model : {"blazeface", "facemesh", "iris", "antispoof", "liveness"}) {
+    EXPECT_TRUE(claims["models"].contains(model)) << model << " missing from " << claims["models"].dump();
+  }
 }
 
 TEST_F(ServerLiveness, TheSameClipFailsATurnChallenge) {

@@ -60,6 +60,7 @@ class FrameAnalyzer {
   void Reset();
   const face::FaceDetector& detector() const { return detector_; }
   const face::MeshModel& mesh_model() const { return mesh_; }
+  const nn::Model* iris_model() const { return iris_.get(); }  // null when options.iris is off
 
  private:
   std::vector<face::FaceBox> Detect(const face::FloatImage& frame) const;

@@ -58,6 +58,8 @@ class PassiveChecker {
   PassiveCues Measure(const cv::Mat& rgb, const face::FaceMesh& mesh) const;
   PassiveResult Score(const PassiveCues& cues) const;
   const PassiveThresholds& thresholds() const { return t_; }
+  const nn::Model& antispoof_model() const { return *antispoof_; }
+  const nn::Model& liveness_model() const { return *liveness_; }
 
  private:
   PassiveThresholds t_;

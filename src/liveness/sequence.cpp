@@ -699,6 +699,13 @@ LivenessVerifier::LivenessVerifier(const Options& o)
       passive_(o.threads, o.passive),
       embedder_(face::MakeResNet128Embedder(/*mesh_landmarks=*/true, /*flip=*/false, o.threads)) {}
 
+std::vector<const nn::Model*> LivenessVerifier::models() const {
+  std::vector<const nn::Model*> m = {&frames_.detector().model(), &frames_.mesh_model().model(), &passive_.antispoof_model(),
+                                     &passive_.liveness_model(), &embedder_->model()};
+  if (frames_.iris_model() != nullptr) m.push_back(frames_.iris_model());
+  return m;
+}
+
 SequenceResult LivenessVerifier::Verify(const Challenge& challenge, const std::vector<cv::Mat>& rgb,
                                         const std::vector<int64_t>& t_ms, SequenceEvidence* out) {
   SequenceEvidence ev;

@@ -139,6 +139,8 @@ class LivenessVerifier {
   FrameAnalyzer& frame_analyzer() { return frames_; }
   const PassiveChecker& passive() const { return passive_; }
   const face::Embedder& embedder() const { return *embedder_; }
+  // Every model the verdict depends on (for receipts: which versions decided).
+  std::vector<const nn::Model*> models() const;
 
  private:
   Options options_;

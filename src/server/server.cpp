@@ -890,7 +890,9 @@ Service::Service(const ServiceOptions& options) {
   for (const nn::Model* model : {&an.detector().model(), &an.mesh_model().model(), &an.embedder().model()}) {
     m.model_hashes[model->name()] = model->sha256();
   }
-  if (const auto* lv = m.pool->any().liveness.get()) m.model_hashes[lv->embedder().model().name()] = lv->embedder().model().sha256();
+  if (const auto* lv = m.pool->any().liveness.get()) {
+    for (const nn::Model* model : lv->models()) m.model_hashes[model->name()] = model->sha256();
+  }
 
   if (!options.tls_cert.empty() || !options.tls_key.empty()) {
     if (options.tls_cert.empty() || options.tls_key.empty()) throw Error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");

@@ -5,7 +5,7 @@ BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
 
-.PHONY: all deps configure build run test test-e2e test-asan bench eval fuzz clean format
+.PHONY: all deps configure build run test test-e2e test-asan test-fuzz test-tsan bench load eval fuzz clean format
 
 all: build
 
@@ -19,16 +19,18 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # The main job on embedded defaults: the verification service on http://127.0.0.1:8080, data in
-# ./idmatch-data. The first run creates an operator "demo" and prints its API key (once).
+# ./idmatch-data, in demo mode: the capture page at / works from this machine without a key, as
+# the operator "demo". The first run creates that operator and prints its API key (once), for curl.
 run: build
 	@./$(BUILD_DIR)/idmatch operator list --data-dir ./idmatch-data 2>/dev/null | grep -q '^demo' || \
 	  ./$(BUILD_DIR)/idmatch operator add demo --data-dir ./idmatch-data
-	./$(BUILD_DIR)/idmatch serve --listen 127.0.0.1:8080 --data-dir ./idmatch-data
+	./$(BUILD_DIR)/idmatch serve --listen 127.0.0.1:8080 --data-dir ./idmatch-data --demo
 
 test: build
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-fuzz
 
 # The capture page in Debian's Chromium against a real server (tests/e2e/run.mjs).
 test-e2e: build
@@ -45,18 +47,45 @@ test-asan:
 bench: build
 	./bench/run_bench.sh
 
+# The service's load report (not part of make test): one-shot verifications and whole sessions
+# (card, 120-frame clip, liveness) for LOAD_SECONDS at the concurrency that saturates the
+# machine, then at twice it; prints verifications/s, p50/p99, peak RSS, refusals and errors.
+LOAD_SECONDS ?= 60
+load: build
+	@IDMATCH_SLOW=1 IDMATCH_LOAD_SECONDS=$(LOAD_SECONDS) ./$(BUILD_DIR)/tests/idmatch_tests \
+	  --gtest_filter='ServerLoad.SustainedLoadThenOverload:ServerLoad.WholeSessionsAtSaturationThenTwice'
+
 # Full LFW View-2 evaluation (not part of make test).
 eval: build
 	./$(BUILD_DIR)/idmatch eval --pairs $(SHARED)/data/faces/lfw_view2/pairs.csv --roc docs/lfw_roc.svg
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS (default 30).
+# libFuzzer targets (clang, ASan + UBSan; fuzz/), each run for FUZZ_SECONDS (default 30) on one
+# core. Only the engine library and the targets are built (not the CLI or the tools).
 fuzz: deps
 	@cmake --preset fuzz -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
-	@cmake --build build-fuzz -j$(JOBS)
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
 	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30) SHARED=$(SHARED) ./fuzz/run_fuzz.sh
+
+# The CI share of fuzzing (part of make test): every target for 30 s.
+test-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+
+# The service's concurrency tests under ThreadSanitizer (not part of make test: see
+# docs/threat-model.md for its cost). The server tests start build-tsan/idmatch, the TSan build
+# of the server itself (IDMATCH_BINARY); every TSan report, the server's included, lands in
+# build-tsan/tsan-logs and fails the target.
+TSAN_TESTS ?= ^(ServerApi|ServerLoad|ServerLifecycle|ServerLiveness|ServerTls|AuditLog|Session)
+test-tsan: deps
+	@cmake --preset tsan -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
+	@cmake --build build-tsan -j$(JOBS) --target idmatch idmatch_tests
+	@rm -rf build-tsan/tsan-logs && mkdir -p build-tsan/tsan-logs
+	@TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:history_size=4:suppressions=$(CURDIR)/fuzz/tsan.supp:log_path=$(CURDIR)/build-tsan/tsan-logs/tsan" \
+	  ctest --test-dir build-tsan --output-on-failure -j1 -R '$(TSAN_TESTS)'
+	@if ls build-tsan/tsan-logs/tsan.* >/dev/null 2>&1; then \
+	  cat build-tsan/tsan-logs/tsan.*; echo "FAIL: ThreadSanitizer reports (build-tsan/tsan-logs)"; exit 1; fi
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf build build-debug build-asan build-fuzz
+	rm -rf build build-debug build-asan build-fuzz build-tsan

@@ -166,6 +166,9 @@ class ServerProcess {
   // SIGTERM and wait (up to `timeout_s`); returns the exit code (or 128+signal).
   int Stop(int timeout_s = 40) {
     if (spawned_ <= 0) return exit_code_;
+    // A server that never said "listening" has no server_pid_ yet: kill(0, ...) would signal our
+    // whole process group (ctest included).
+    if (server_pid_ <= 0) server_pid_ = spawned_;
     ::kill(server_pid_, SIGTERM);
     int status = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);

@@ -24,9 +24,19 @@ ZoneBox Box(const json& j) {
   return b;
 }
 
+// One colour channel: an integer 0..255 (a float or a huge number would be undefined behaviour
+// when narrowed, so it is refused rather than converted).
+uint8_t Channel(const json& v) {
+  const bool ok = v.is_number_unsigned() ? v.get<uint64_t>() <= 255
+                  : v.is_number_integer() ? v.get<int64_t>() >= 0 && v.get<int64_t>() <= 255
+                                          : false;
+  if (!ok) throw Error(ErrorCode::kInvalidArgument, "a colour channel is an integer 0..255");
+  return static_cast<uint8_t>(v.get<int>());
+}
+
 cv::Vec3b Rgb(const json& j) {
   if (!j.is_array() || j.size() != 3) throw Error(ErrorCode::kInvalidArgument, "a colour is [r, g, b]");
-  return {static_cast<uint8_t>(j[0].get<int>()), static_cast<uint8_t>(j[1].get<int>()), static_cast<uint8_t>(j[2].get<int>())};
+  return {Channel(j[0]), Channel(j[1]), Channel(j[2])};
 }
 
 MrzFormat FormatFromName(const std::string& s) {
@@ -44,15 +54,18 @@ cv::Rect ZoneBox::ToRect(cv::Size card) const {
 
 cv::Size DocumentLayout::CanonicalSize() const { return {1000, static_cast<int>(std::lround(1000.0 / aspect()))}; }
 
-DocumentLayout ParseLayout(const std::string& text) {
-  const json j = json::parse(text);
+namespace {
+
+DocumentLayout LayoutFromJson(const json& j) {
   DocumentLayout l;
   l.id = j.at("id").get<std::string>();
   l.name = j.at("name").get<std::string>();
   l.format = j.at("format").get<std::string>();
   l.width_mm = j.at("size_mm").at(0).get<double>();
   l.height_mm = j.at("size_mm").at(1).get<double>();
-  if (l.width_mm <= 0 || l.height_mm <= 0) throw Error(ErrorCode::kInvalidArgument, "size_mm must be positive");
+  // Real cards and passport pages are a few centimetres; the bounds keep CanonicalSize() sane.
+  if (!(l.width_mm >= 10 && l.width_mm <= 1000 && l.height_mm >= 10 && l.height_mm <= 1000))
+    throw Error(ErrorCode::kInvalidArgument, "size_mm must be [width, height] between 10 and 1000 mm");
   l.background = Rgb(j.at("background_rgb"));
   l.header = Box(j.at("header").at("box"));
   l.header_rgb = Rgb(j.at("header").at("rgb"));
@@ -77,6 +90,17 @@ DocumentLayout ParseLayout(const std::string& text) {
     l.text_zones.push_back(t);
   }
   return l;
+}
+
+}  // namespace
+
+DocumentLayout ParseLayout(const std::string& text) {
+  // Malformed JSON, a missing key or a value of the wrong type: Error, like every other refusal.
+  try {
+    return LayoutFromJson(json::parse(text));
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("malformed layout: ") + e.what());
+  }
 }
 
 std::string DefaultLayoutDir() {

@@ -52,6 +52,9 @@ std::string DefaultLayoutDir();
 // Reads every *.json in `dir`, sorted by id. Throws Error(kNotFound) for a missing folder and
 // Error(kInvalidArgument) naming the file for a malformed one.
 std::vector<DocumentLayout> LoadLayouts(const std::string& dir = DefaultLayoutDir());
+// One layout from its JSON text (what LoadLayouts reads from each file). Anything malformed --
+// JSON, a missing key, a wrong type, a box off the card, a colour outside 0..255, a size outside
+// 10..1000 mm -- is Error(kInvalidArgument), never another exception.
 DocumentLayout ParseLayout(const std::string& json_text);
 const DocumentLayout* FindLayout(const std::vector<DocumentLayout>& layouts, const std::string& id);
 

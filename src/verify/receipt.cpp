@@ -140,6 +140,20 @@ std::string SigningKey::Sign(const json& claims) const {
   return input + "." + Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(sig), sizeof sig));
 }
 
+namespace {
+
+// A string member of a JSON object; `absent` when it is missing, nullopt when it is there but not
+// a string. (json::value() throws on a wrong type, and these objects come from the token and the
+// key set, i.e. from whoever hands us a receipt.)
+std::optional<std::string> StringMember(const json& o, const char* key, const std::string& absent = "") {
+  const auto it = o.find(key);
+  if (it == o.end()) return absent;
+  if (!it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+}  // namespace
+
 JwsCheck VerifyJws(const std::string& token, const json& jwks) {
   JwsCheck r;
   const size_t a = token.find('.'), b = a == std::string::npos ? a : token.find('.', a + 1);
@@ -156,7 +170,7 @@ JwsCheck VerifyJws(const std::string& token, const json& jwks) {
     r.reason = std::string("malformed JWS: ") + e.what();
     return r;
   }
-  if (!r.header.is_object() || r.header.value("alg", "") != "EdDSA") {
+  if (!r.header.is_object() || StringMember(r.header, "alg") != "EdDSA") {
     r.reason = "unsupported alg (only EdDSA)";
     return r;
   }
@@ -168,19 +182,26 @@ JwsCheck VerifyJws(const std::string& token, const json& jwks) {
     r.reason = "signature is not 64 bytes";
     return r;
   }
-  const std::string kid = r.header.value("kid", "");
+  const std::optional<std::string> header_kid = StringMember(r.header, "kid");
+  if (!header_kid) {
+    r.reason = "the header's kid is not a string";
+    return r;
+  }
+  const std::string& kid = *header_kid;
   if (!jwks.is_object() || !jwks.contains("keys") || !jwks["keys"].is_array()) {
     r.reason = "key set has no keys";
     return r;
   }
   bool kid_seen = false;
   for (const auto& k : jwks["keys"]) {
-    if (!k.is_object() || k.value("kty", "") != "OKP" || k.value("crv", "") != "Ed25519") continue;
-    if (!kid.empty() && k.value("kid", "") != kid) continue;
+    if (!k.is_object() || StringMember(k, "kty") != "OKP" || StringMember(k, "crv") != "Ed25519") continue;
+    if (!kid.empty() && StringMember(k, "kid") != kid) continue;
     kid_seen = true;
+    const std::optional<std::string> x_text = StringMember(k, "x");
+    if (!x_text) continue;
     std::string x;
     try {
-      x = Base64UrlDecode(k.value("x", ""));
+      x = Base64UrlDecode(*x_text);
     } catch (const Error&) {
       continue;
     }

@@ -371,6 +371,21 @@ struct Service::Impl {
     return s;
   }
 
+  // The common start of a session step that analyses images: who calls, their session, a worker.
+  struct SessionWork {
+    std::shared_ptr<verify::Session> session;
+    AnalyzerPool::Lease lease;
+  };
+  std::optional<SessionWork> BeginSessionWork(const httplib::Request& req, httplib::Response& res) {
+    auto op = Authenticate(req, res);
+    if (!op) return std::nullopt;
+    auto sess = SessionFor(req, *op, res);
+    if (!sess) return std::nullopt;
+    auto lease = Admit(res);
+    if (!lease) return std::nullopt;
+    return SessionWork{std::move(sess), std::move(*lease)};
+  }
+
   std::optional<AnalyzerPool::Lease> Admit(httplib::Response& res) {
     if (draining) {
       SendError(res, {503, "draining", "the server is shutting down", 1});
@@ -723,12 +738,10 @@ struct Service::Impl {
     s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/document)",
            [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
              StackWipeOnExit wipe;
-             auto op = Authenticate(req, res);
-             if (!op) return;
-             auto sess = SessionFor(req, *op, res);
-             if (!sess) return;
-             auto lease = Admit(res);
-             if (!lease) return;
+             auto work = BeginSessionWork(req, res);
+             if (!work) return;
+             auto& sess = work->session;
+             auto& lease = work->lease;
              {
                SecureBuffer body;
                if (!ReadBody(req, reader, body, res)) return;
@@ -737,7 +750,7 @@ struct Service::Impl {
                if (!kind.empty() && kind != "card" && kind != "portrait") {
                  return SendError(res, {400, "invalid_argument", "'kind' is 'card' (default) or 'portrait'"});
                }
-               if (auto err = AnalyzeDocument(**lease, *sess, body, kind == "portrait")) return SendError(res, *err);
+               if (auto err = AnalyzeDocument(*lease, *sess, body, kind == "portrait")) return SendError(res, *err);
              }
              SendJson(res, 200, {{"session_id", sess->id}, {"document", DocumentJson(*sess)}});
            });
@@ -745,12 +758,10 @@ struct Service::Impl {
     s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/frames)",
            [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
              StackWipeOnExit wipe;
-             auto op = Authenticate(req, res);
-             if (!op) return;
-             auto sess = SessionFor(req, *op, res);
-             if (!sess) return;
-             auto lease = Admit(res);
-             if (!lease) return;
+             auto work = BeginSessionWork(req, res);
+             if (!work) return;
+             auto& sess = work->session;
+             auto& lease = work->lease;
              {
                std::vector<Part> parts;
                if (!ReadMultipart(req, reader, parts, res)) return;
@@ -767,7 +778,7 @@ struct Service::Impl {
                if (!have_ts) return SendError(res, {400, "bad_timestamps", "a 'timestamps' part (JSON array of capture times in ms) is required"});
                std::lock_guard<std::mutex> lock(sess->mu);
                verify::FaceSummary last;
-               if (auto err = AnalyzeFrames(**lease, *sess, frames, ts, &last)) return SendError(res, *err);
+               if (auto err = AnalyzeFrames(*lease, *sess, frames, ts, &last)) return SendError(res, *err);
                // The latest frame's faces and quality flags: the page's live advice.
                SendJson(res, 200, {{"session_id", sess->id}, {"frames_received", sess->frames_received},
                                    {"frames_with_face", sess->frames_with_face}, {"faces_found", last.faces_found},

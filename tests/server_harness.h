@@ -117,8 +117,8 @@ inline std::string AddOperator(const std::string& data_dir, const std::string& n
 class ServerProcess {
  public:
   // `strace_out`: run under `strace -f -e trace=%file -o strace_out`.
-  ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args = {}, const std::string& strace_out = "",
-                const std::vector<std::string>& env = {}) {
+  ServerProcess(const std::string& data_dir, std::vector<std::string> extra_args = {},
+                const std::string& strace_out = "", const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv_s;
     if (!strace_out.empty()) argv_s = {"strace", "-f", "-qq", "-e", "trace=%file", "-o", strace_out};
     argv_s.insert(argv_s.end(), {IDMATCH_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir});
@@ -187,6 +187,19 @@ class ServerProcess {
     spawned_ = 0;
     if (out_fd_ >= 0) ::close(out_fd_), out_fd_ = -1;
     return exit_code_;
+  }
+
+  // Sends `sig` and returns the raw wait status (for WCOREDUMP), or -1 if not running.
+  int KillAndWaitStatus(int sig) {
+    if (spawned_ <= 0 || server_pid_ <= 0) return -1;
+    ::kill(server_pid_, sig);
+    int status = 0;
+    while (::waitpid(spawned_, &status, 0) < 0 && errno == EINTR) {
+    }
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    spawned_ = 0;
+    if (out_fd_ >= 0) ::close(out_fd_), out_fd_ = -1;
+    return status;
   }
 
   int port() const { return port_; }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct EncodedClip {
 
 // At most `max_frames` frames, evenly spaced, as JPEG bytes with their capture times.
 inline EncodedClip EncodeClip(const std::string& path, size_t max_frames) {
+  // One decoding thread: ffmpeg's frame threads synchronise inside Debian's uninstrumented
+  // libavcodec, which ThreadSanitizer (make test-tsan) cannot see and reports as races.
+  ::setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "threads;1", 0);
   cv::VideoCapture cap(path);
   const double fps = cap.get(cv::CAP_PROP_FPS) > 0 ? cap.get(cv::CAP_PROP_FPS) : 25;
   std::vector<cv::Mat> all;
@@ -54,7 +58,8 @@ inline const EncodedClip& Clip() {
 // (halftone, glare, a little perspective, noise, JPEG), as JPEG bytes.
 inline std::string CardOfTheClipPerson() {
   const std::string& mid = Clip().jpegs[Clip().jpegs.size() / 2];
-  cv::Mat bgr = cv::imdecode(cv::Mat(1, static_cast<int>(mid.size()), CV_8U, const_cast<char*>(mid.data())), cv::IMREAD_COLOR);
+  cv::Mat bgr =
+      cv::imdecode(cv::Mat(1, static_cast<int>(mid.size()), CV_8U, const_cast<char*>(mid.data())), cv::IMREAD_COLOR);
   // The generator cuts the portrait from the photo's centre, where the clip's face is.
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
@@ -104,8 +109,8 @@ inline nlohmann::json RunSession(const ServerProcess& server, const std::string&
     const nlohmann::json fr = nlohmann::json::parse(f->body);
     EXPECT_TRUE(fr.contains("quality_flags") && fr.contains("faces_found")) << f->body;  // the page's live advice
   }
-  auto r = cli->Post(("/v1/sessions/" + id + "/decision").c_str(), auth, nlohmann::json{{"nonce", session["nonce"]}}.dump(),
-                     "application/json");
+  auto r = cli->Post(("/v1/sessions/" + id + "/decision").c_str(), auth,
+                     nlohmann::json{{"nonce", session["nonce"]}}.dump(), "application/json");
   if (!r || r->status != 200) return failed("decision", r);
   nlohmann::json out = nlohmann::json::parse(r->body);
   out["challenge"] = session["challenge"];

@@ -20,7 +20,8 @@ const char* kUsage =
     "  eval   --pairs pairs.csv | --labels labels.csv [--roc roc.svg] [--calibrate] [--limit N] [--json]\n"
     "  models                       list the models and their SHA-256\n"
     "  serve  [--listen 127.0.0.1:8080] [--data-dir ./idmatch-data] [--tls-cert C --tls-key K]\n"
-    "         [--workers N] [--queue N] [--session-ttl S] [--liveness required|off] [--challenge ACTIONS]\n"
+    "         [--workers N] [--queue N] [--threads N] [--session-ttl S] [--read-timeout S]\n"
+    "         [--liveness required|off] [--challenge ACTIONS] [--demo]\n"
     "  operator add NAME [--rate PER_MINUTE] [--data-dir DIR]   prints a new API key (last line)\n"
     "  receipt verify TOKEN|--file F|- [--jwks JWKS.json | --data-dir DIR] [--json]\n"
     "  audit verify [--data-dir DIR] [--json]\n";

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <opencv2/core/utility.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -80,14 +81,16 @@ std::string Trim(std::string s) {
 int ServeCommand(int argc, char** argv) {
   const Args args(argc, argv, 2, {"allow-plain-http", "demo"});
   args.AllowOnly({"listen", "data-dir", "tls-cert", "tls-key", "allow-plain-http", "workers", "queue", "threads",
-                  "session-ttl", "calibration", "max-body-mb", "drain-timeout", "liveness", "challenge", "layouts", "demo"});
+                  "session-ttl", "calibration", "max-body-mb", "drain-timeout", "read-timeout", "liveness", "challenge",
+                  "layouts", "demo"});
   ReexecWithWipingMalloc(argv);
   server::ServiceOptions opt;
   const std::string listen = args.Get("listen", "127.0.0.1:8080");
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) throw Error(ErrorCode::kInvalidArgument, "--listen takes HOST:PORT");
   opt.host = listen.substr(0, colon);
-  if (opt.host.size() > 2 && opt.host.front() == '[' && opt.host.back() == ']') opt.host = opt.host.substr(1, opt.host.size() - 2);
+  if (opt.host.size() > 2 && opt.host.front() == '[' && opt.host.back() == ']')
+    opt.host = opt.host.substr(1, opt.host.size() - 2);
   try {
     opt.port = std::stoi(listen.substr(colon + 1));
   } catch (const std::exception&) {
@@ -104,13 +107,17 @@ int ServeCommand(int argc, char** argv) {
   opt.calibration_path = args.Get("calibration");
   opt.max_body_bytes = static_cast<size_t>(args.GetInt("max-body-mb", 16)) << 20;
   opt.drain_timeout_s = args.GetInt("drain-timeout", opt.drain_timeout_s);
+  opt.read_timeout_s = args.GetInt("read-timeout", opt.read_timeout_s);
+  if (opt.read_timeout_s < 1) throw Error(ErrorCode::kInvalidArgument, "--read-timeout takes whole seconds >= 1");
   opt.layout_dir = args.Get("layouts");
   const std::string liveness = args.Get("liveness", "required");
-  if (liveness != "required" && liveness != "off") throw Error(ErrorCode::kInvalidArgument, "--liveness takes 'required' or 'off'");
+  if (liveness != "required" && liveness != "off")
+    throw Error(ErrorCode::kInvalidArgument, "--liveness takes 'required' or 'off'");
   opt.liveness_required = liveness == "required";
   opt.fixed_challenge = args.Get("challenge");
   opt.demo = args.Has("demo");
-  if (!opt.liveness_required) std::fprintf(stderr, "idmatch: WARNING: --liveness off: a photo of the card holder can pass\n");
+  if (!opt.liveness_required)
+    std::fprintf(stderr, "idmatch: WARNING: --liveness off: a photo of the card holder can pass\n");
   if (!opt.fixed_challenge.empty()) {
     std::fprintf(stderr, "idmatch: WARNING: --challenge: every session gets the same actions (tests and demos only)\n");
   }
@@ -123,17 +130,27 @@ int ServeCommand(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // The service parallelises across requests (one analyser per worker, one worker per core), so
+  // OpenCV's own thread pool would only oversubscribe the cores; it also runs image operations on
+  // threads no idmatch code owns, which ThreadSanitizer cannot follow through Debian's build.
+  cv::setNumThreads(1);
+
   EnsureDataDir(opt.data_dir);
   server::Service service(opt);
   service.Bind();
   std::printf("idmatch: listening on %s\n", service.url().c_str());
   std::printf("  try:    curl -s %s/healthz\n", service.url().c_str());
-  std::printf("  a key:  idmatch operator add NAME --data-dir %s   (prints KEY on its last line)\n", opt.data_dir.c_str());
+  std::printf("  a key:  idmatch operator add NAME --data-dir %s   (prints KEY on its last line)\n",
+              opt.data_dir.c_str());
   std::printf("  then:   curl -s -X POST -H \"Authorization: Bearer $KEY\" %s/v1/sessions\n", service.url().c_str());
-  std::printf("  or:     curl -s -H \"Authorization: Bearer $KEY\" -F document=@id.jpg -F frames=@selfie.jpg %s/v1/verify\n",
-              service.url().c_str());
-  std::printf("          (one selfie cannot show the liveness challenge: expect \"liveness_failed\"; the page runs it)\n");
-  if (opt.demo) std::printf("  page:   open %s/ in a browser on this machine (demo mode: no key needed from loopback)\n", service.url().c_str());
+  std::printf(
+      "  or:     curl -s -H \"Authorization: Bearer $KEY\" -F document=@id.jpg -F frames=@selfie.jpg %s/v1/verify\n",
+      service.url().c_str());
+  std::printf(
+      "          (one selfie cannot show the liveness challenge: expect \"liveness_failed\"; the page runs it)\n");
+  if (opt.demo)
+    std::printf("  page:   open %s/ in a browser on this machine (demo mode: no key needed from loopback)\n",
+                service.url().c_str());
   std::fflush(stdout);
   std::thread listener([&] { service.Serve(); });
   int sig = 0;
@@ -156,8 +173,8 @@ int OperatorCommand(int argc, char** argv) {
     audit::AuditDb db(dir + "/audit.db");
     const int rate = args.GetInt("rate", 600);
     const std::string key = db.AddOperator(pos[1], rate);
-    std::printf("operator '%s' added (%d requests per minute); its API key, shown only this once:\n%s\n", pos[1].c_str(), rate,
-                key.c_str());
+    std::printf("operator '%s' added (%d requests per minute); its API key, shown only this once:\n%s\n",
+                pos[1].c_str(), rate, key.c_str());
     return 0;
   }
   if (pos.size() == 1 && pos[0] == "list") {
@@ -165,7 +182,8 @@ int OperatorCommand(int argc, char** argv) {
     for (const auto& op : db.ListOperators()) std::printf("%s\t%d/min\n", op.name.c_str(), op.rate_per_minute);
     return 0;
   }
-  throw Error(ErrorCode::kInvalidArgument, "usage: idmatch operator add NAME [--rate PER_MINUTE] [--data-dir DIR] | operator list");
+  throw Error(ErrorCode::kInvalidArgument,
+              "usage: idmatch operator add NAME [--rate PER_MINUTE] [--data-dir DIR] | operator list");
 }
 
 int ReceiptCommand(int argc, char** argv) {
@@ -173,7 +191,8 @@ int ReceiptCommand(int argc, char** argv) {
   args.AllowOnly({"data-dir", "jwks", "json", "file"});
   const auto& pos = args.positional();
   if (pos.empty() || pos[0] != "verify" || pos.size() > 2 || (pos.size() == 1) == !args.Has("file")) {
-    throw Error(ErrorCode::kInvalidArgument, "usage: idmatch receipt verify TOKEN|--file FILE|- [--jwks JWKS.json | --data-dir DIR] [--json]");
+    throw Error(ErrorCode::kInvalidArgument,
+                "usage: idmatch receipt verify TOKEN|--file FILE|- [--jwks JWKS.json | --data-dir DIR] [--json]");
   }
   const std::string token = Trim(pos.size() == 2 ? (pos[1] == "-" ? ReadAll("-") : pos[1]) : ReadAll(args.Get("file")));
   json jwks;
@@ -187,7 +206,10 @@ int ReceiptCommand(int argc, char** argv) {
   const verify::JwsCheck c = verify::VerifyJws(token, jwks);
   if (args.Has("json")) {
     json out = {{"valid", c.valid}};
-    if (c.valid) out["claims"] = c.claims; else out["reason"] = c.reason;
+    if (c.valid)
+      out["claims"] = c.claims;
+    else
+      out["reason"] = c.reason;
     std::printf("%s\n", out.dump(2).c_str());
   } else if (c.valid) {
     std::printf("valid receipt (kid %s)\n%s\n", c.header.value("kid", "").c_str(), c.claims.dump(2).c_str());
@@ -201,7 +223,8 @@ int AuditCommand(int argc, char** argv) {
   const Args args(argc, argv, 2, {"json"});
   args.AllowOnly({"data-dir", "json"});
   const auto& pos = args.positional();
-  if (pos.size() != 1 || pos[0] != "verify") throw Error(ErrorCode::kInvalidArgument, "usage: idmatch audit verify [--data-dir DIR] [--json]");
+  if (pos.size() != 1 || pos[0] != "verify")
+    throw Error(ErrorCode::kInvalidArgument, "usage: idmatch audit verify [--data-dir DIR] [--json]");
   const std::string path = DataDir(args) + "/audit.db";
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::kNotFound, "no audit database at '" + path + "'");
   audit::AuditDb db(path);

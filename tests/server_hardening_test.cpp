@@ -1,6 +1,7 @@
 // Two controls of docs/threat-model.md, checked on the running `idmatch serve`:
 //   * no core dump: a crash of the serving process (which holds face images and document text
 //     while sessions are open) must not write its memory to disk;
+//   * no swap: the frames a session holds sit in locked memory (mlock), which is never swapped out;
 //   * slow clients: a client that stops sending in the middle of its headers or body is cut off
 //     by the read timeout, and the connection thread it held serves others again.
 #include <arpa/inet.h>
@@ -17,8 +18,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "server_harness.h"
 #include "test_util.h"
@@ -100,6 +103,61 @@ TEST(ServerHardening, ServeLeavesNoCoreDumpWhenItCrashes) {
   EXPECT_EQ(WTERMSIG(status), SIGQUIT);
   EXPECT_FALSE(WCOREDUMP(status)) << "the kernel wrote a core dump of the serving process";
   EXPECT_FALSE(AnyCoreFile(cwd));
+}
+
+// Kilobytes of the process's memory locked in RAM (the sum of "Locked:" over its mappings).
+long LockedKb(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string key;
+  long kb = 0;
+  while (f >> key) {
+    if (key == "Locked:") {
+      f >> kb;
+      return kb;
+    }
+  }
+  return -1;
+}
+
+TEST(ServerHardening, SessionFramesAreHeldInLockedMemoryUntilTheSessionEnds) {
+  const std::string face = test::Lfw("Aaron_Peirsol/Aaron_Peirsol_0003.jpg");
+  if (!test::Exists(face)) GTEST_SKIP() << "LFW images missing";
+  test::ScopedTempDir dir;
+  const std::string key = test::AddOperator(dir.path(), "shop");
+  // Liveness on: the session keeps every frame for the sequence check (off, it keeps only the
+  // best frame's embedding).
+  test::ServerProcess server(dir.path(), {"--workers", "1"});
+  ASSERT_TRUE(server.ok()) << server.Stderr();
+  auto cli = server.Client();
+  const httplib::Headers auth = {{"Authorization", "Bearer " + key}};
+  auto open = cli->Post("/v1/sessions", auth, "", "application/json");
+  ASSERT_TRUE(open && open->status == 201);
+  const std::string id = nlohmann::json::parse(open->body)["session_id"];
+  const long before = LockedKb(server.pid());
+  ASSERT_GE(before, 0) << "no /proc/PID/smaps_rollup";
+
+  // 40 frames (~0.5 MB of JPEG) stay in the session until the decision or the end of the session.
+  const std::string jpeg = test::ReadString(face);
+  httplib::MultipartFormDataItems items;
+  std::vector<int64_t> ts;
+  for (int i = 0; i < 40; ++i) {
+    items.push_back({"frames", jpeg, "f" + std::to_string(i) + ".jpg", "image/jpeg"});
+    ts.push_back(1000 + 40 * i);
+  }
+  items.push_back({"timestamps", nlohmann::json(ts).dump(), "", "application/json"});
+  auto frames = cli->Post(("/v1/sessions/" + id + "/frames").c_str(), auth, items);
+  ASSERT_TRUE(frames && frames->status == 200) << (frames ? frames->body : "no response");
+  const long held = LockedKb(server.pid());
+  const long frames_kb = static_cast<long>(40 * jpeg.size() / 1024);
+  EXPECT_GE(held - before, frames_kb) << "locked " << before << " kB -> " << held << " kB for " << frames_kb
+                                      << " kB of frames";
+
+  // Ending the session wipes and releases them.
+  auto del = cli->Delete(("/v1/sessions/" + id).c_str(), auth);
+  ASSERT_TRUE(del);
+  EXPECT_LT(del->status, 300) << del->body;
+  EXPECT_LT(LockedKb(server.pid()), held - frames_kb / 2);
+  EXPECT_EQ(server.Stop(), 0) << server.Stderr();
 }
 
 int ConnectLoopback(int port) {

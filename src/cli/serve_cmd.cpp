@@ -1,5 +1,6 @@
 // `idmatch serve`, `idmatch operator`, `idmatch receipt verify` and `idmatch audit verify`.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -76,6 +77,16 @@ std::string Trim(std::string s) {
   return s.substr(i);
 }
 
+// CAP_IPC_LOCK (bit 14 of the effective set) lifts RLIMIT_MEMLOCK.
+bool HasCapIpcLock() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("CapEff:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> 14) & 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 int ServeCommand(int argc, char** argv) {
@@ -129,6 +140,20 @@ int ServeCommand(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+
+  // Session data is mlock'ed (sodium_malloc) so that it is never swapped out, but libsodium
+  // carries on unlocked when the lock limit is reached: take all the limit the host allows, and
+  // say so when that is little (a session with liveness holds up to 128 frames).
+  if (rlimit ml{}; ::getrlimit(RLIMIT_MEMLOCK, &ml) == 0) {
+    ml.rlim_cur = ml.rlim_max;
+    ::setrlimit(RLIMIT_MEMLOCK, &ml);
+    if (ml.rlim_max != RLIM_INFINITY && ml.rlim_max < (rlim_t{64} << 20) && !HasCapIpcLock()) {
+      std::fprintf(stderr,
+                   "idmatch: WARNING: only %llu KiB may be locked in memory (ulimit -l); session data beyond that can "
+                   "be swapped\n",
+                   static_cast<unsigned long long>(ml.rlim_max >> 10));
+    }
+  }
 
   // The service parallelises across requests (one analyser per worker, one worker per core), so
   // OpenCV's own thread pool would only oversubscribe the cores; it also runs image operations on

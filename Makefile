@@ -74,7 +74,7 @@ test-fuzz:
 # docs/threat-model.md for its cost). The server tests start build-tsan/idmatch, the TSan build
 # of the server itself (IDMATCH_BINARY); every TSan report, the server's included, lands in
 # build-tsan/tsan-logs and fails the target.
-TSAN_TESTS ?= ^(ServerApi|ServerLoad|ServerLifecycle|ServerLiveness|ServerTls|AuditLog|Session)
+TSAN_TESTS ?= ^(ServerApi|ServerLoad|ServerLifecycle|ServerLiveness|ServerTls|ServerHardening|ServerDemo|AuditLog|Session)
 test-tsan: deps
 	@cmake --preset tsan -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
 	@cmake --build build-tsan -j$(JOBS) --target idmatch idmatch_tests

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -30,9 +29,6 @@ struct EncodedClip {
 
 // At most `max_frames` frames, evenly spaced, as JPEG bytes with their capture times.
 inline EncodedClip EncodeClip(const std::string& path, size_t max_frames) {
-  // One decoding thread: ffmpeg's frame threads synchronise inside Debian's uninstrumented
-  // libavcodec, which ThreadSanitizer (make test-tsan) cannot see and reports as races.
-  ::setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "threads;1", 0);
   cv::VideoCapture cap(path);
   const double fps = cap.get(cv::CAP_PROP_FPS) > 0 ? cap.get(cv::CAP_PROP_FPS) : 25;
   std::vector<cv::Mat> all;

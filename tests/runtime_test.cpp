@@ -9,9 +9,10 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
+#include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -33,8 +34,8 @@ using nlohmann::json;
 
 std::string HumanModel(const std::string& name) { return test::ModelDir() + "/human-models/models/" + name + ".json"; }
 
-#define REQUIRE_MODEL(name)                                                                             \
-  do {                                                                                                  \
+#define REQUIRE_MODEL(name)                                                                            \
+  do {                                                                                                 \
     if (!test::Exists(HumanModel(name))) GTEST_SKIP() << "models not installed: " << HumanModel(name); \
   } while (0)
 
@@ -148,7 +149,8 @@ TEST(TfjsLoader, NodeWithoutOpIsModelFormat) {
 TEST(TfjsLoader, ShardShorterThanTensors) {
   REQUIRE_MODEL("liveness");
   test::ScopedTempDir dir;
-  const std::string path = WriteLiveness(dir, [](json&) {}, /*link_shard=*/false);
+  const std::string path = WriteLiveness(
+      dir, [](json&) {}, /*link_shard=*/false);
   const auto bin = test::ReadBytes(test::ModelDir() + "/human-models/models/liveness.bin");
   ASSERT_GT(bin.size(), 100u);
   dir.Write("liveness.bin", std::string_view(reinterpret_cast<const char*>(bin.data()), bin.size() - 64));
@@ -164,7 +166,8 @@ TEST(TfjsLoader, ShardShorterThanTensors) {
 TEST(TfjsLoader, ShardLongerThanTensors) {
   REQUIRE_MODEL("liveness");
   test::ScopedTempDir dir;
-  const std::string path = WriteLiveness(dir, [](json&) {}, /*link_shard=*/false);
+  const std::string path = WriteLiveness(
+      dir, [](json&) {}, /*link_shard=*/false);
   auto bin = test::ReadBytes(test::ModelDir() + "/human-models/models/liveness.bin");
   bin.resize(bin.size() + 8, 0);
   dir.Write("liveness.bin", std::string_view(reinterpret_cast<const char*>(bin.data()), bin.size()));
@@ -176,7 +179,8 @@ TEST(TfjsLoader, ShardLongerThanTensors) {
 TEST(TfjsLoader, MissingShardIsNotFound) {
   REQUIRE_MODEL("liveness");
   test::ScopedTempDir dir;
-  const std::string path = WriteLiveness(dir, [](json&) {}, /*link_shard=*/false);
+  const std::string path = WriteLiveness(
+      dir, [](json&) {}, /*link_shard=*/false);
   const Error e = ErrorOf([&] { LoadTfjsGraphModel(path); });
   EXPECT_EQ(e.code(), ErrorCode::kNotFound) << e.what();
   EXPECT_NE(std::string(e.what()).find("liveness.bin"), std::string::npos) << e.what();
@@ -209,7 +213,8 @@ TEST(TfjsLoader, UnsupportedWeightDtype) {
 TEST(TfjsLoader, NodeReadingMissingInput) {
   REQUIRE_MODEL("liveness");
   test::ScopedTempDir dir;
-  const std::string path = WriteLiveness(dir, [](json& m) { NodeNamed(m, kLivenessPool)["input"][0] = "no_such_tensor"; });
+  const std::string path =
+      WriteLiveness(dir, [](json& m) { NodeNamed(m, kLivenessPool)["input"][0] = "no_such_tensor"; });
   const Error e = ErrorOf([&] { LoadTfjsGraphModel(path); });
   EXPECT_EQ(e.code(), ErrorCode::kModelFormat) << e.what();
   EXPECT_NE(std::string(e.what()).find("no_such_tensor"), std::string::npos) << e.what();
@@ -239,7 +244,8 @@ TEST(TfjsLoader, UnknownOutputName) {
 // Graph::Simplify on the real models (LoadTfjsGraphModel runs it).
 
 int LiveCount(const Graph& g, Op op) {
-  return static_cast<int>(std::count_if(g.nodes().begin(), g.nodes().end(), [&](const Node& n) { return !n.removed && n.op == op; }));
+  return static_cast<int>(
+      std::count_if(g.nodes().begin(), g.nodes().end(), [&](const Node& n) { return !n.removed && n.op == op; }));
 }
 
 TEST(Simplify, MobileFaceNetPReluFolded) {
@@ -273,7 +279,8 @@ TEST(Simplify, FaceResRelu6FoldedIntoProducers) {
     if (n.op != Op::kClamp && n.attrs.out_min == 0.f && n.attrs.out_max == 6.f) ++fused6;
     if (n.op == Op::kClamp) {
       const int p = g->values()[n.inputs[0]].producer;
-      EXPECT_TRUE(p < 0 || g->nodes()[p].removed) << "clamp '" << n.name << "' was not fused into '" << g->nodes()[p].name << "'";
+      EXPECT_TRUE(p < 0 || g->nodes()[p].removed)
+          << "clamp '" << n.name << "' was not fused into '" << g->nodes()[p].name << "'";
     }
   }
   EXPECT_EQ(fused6, 27);
@@ -292,7 +299,8 @@ TEST(Simplify, IrisConcatRunsOnCpu) {
 // ---------------------------------------------------------------------------------------------
 // Hand-built graphs with hand-computed results.
 
-std::vector<float> RunOne(const std::shared_ptr<Graph>& g, const std::vector<std::vector<float>>& inputs, size_t output = 0) {
+std::vector<float> RunOne(const std::shared_ptr<Graph>& g, const std::vector<std::vector<float>>& inputs,
+                          size_t output = 0) {
   Executor exec(g, 1);
   std::vector<const float*> ptrs;
   for (const auto& x : inputs) ptrs.push_back(x.data());
@@ -400,8 +408,10 @@ TEST(HandGraph, RewritesKeepValuesOthersStillRead) {
   const std::vector<float> in = {-4, 5};
   const auto outs = exec.Run({in.data()});
   ASSERT_EQ(outs.size(), 2u);
-  EXPECT_EQ(std::vector<float>(outs[0].begin(), outs[0].end()), (std::vector<float>{-2, 10})) << exec.PartitionSummary();
-  EXPECT_EQ(std::vector<float>(outs[1].begin(), outs[1].end()), (std::vector<float>{-4, 40})) << exec.PartitionSummary();
+  EXPECT_EQ(std::vector<float>(outs[0].begin(), outs[0].end()), (std::vector<float>{-2, 10}))
+      << exec.PartitionSummary();
+  EXPECT_EQ(std::vector<float>(outs[1].begin(), outs[1].end()), (std::vector<float>{-4, 40}))
+      << exec.PartitionSummary();
 }
 
 TEST(HandGraph, DepthwiseHwimChannelOrder) {
@@ -567,9 +577,258 @@ TEST(HandGraph, RunWithWrongInputCount) {
 // ---------------------------------------------------------------------------------------------
 // Model identity.
 
+// ---------------------------------------------------------------------------------------------
+// Resize, transposed convolution and AddN (MediaPipe's selfie segmentation): each against a naive
+// reference written from TF's definitions, on small tensors with awkward sizes.
+
+std::vector<float> Ramp(size_t n, uint32_t seed) {
+  std::vector<float> v(n);
+  uint32_t s = seed;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = static_cast<float>(s >> 8) / static_cast<float>(1u << 24) - 0.5f;
+  }
+  return v;
+}
+
+// tf.image.resize_bilinear on NHWC (N = 1): source coordinate per TF's three modes, edges clamped.
+std::vector<float> ResizeRef(const std::vector<float>& x, int h, int w, int c, int oh, int ow, bool align, bool half) {
+  auto coord = [&](int o, int in, int out, int* lo, int* hi, float* t) {
+    const float scale = align && out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1)
+                                         : static_cast<float>(in) / static_cast<float>(out);
+    const float src = half ? (static_cast<float>(o) + 0.5f) * scale - 0.5f : static_cast<float>(o) * scale;
+    const float f = std::floor(src);
+    *lo = std::max(static_cast<int>(f), 0);
+    *hi = std::min(static_cast<int>(std::ceil(src)), in - 1);
+    *t = src - f;
+  };
+  std::vector<float> y(static_cast<size_t>(oh) * ow * c);
+  for (int oy = 0; oy < oh; ++oy) {
+    int y0, y1, x0, x1;
+    float ty, tx;
+    coord(oy, h, oh, &y0, &y1, &ty);
+    for (int ox = 0; ox < ow; ++ox) {
+      coord(ox, w, ow, &x0, &x1, &tx);
+      for (int k = 0; k < c; ++k) {
+        auto at = [&](int yy, int xx) { return x[(static_cast<size_t>(yy) * w + xx) * c + k]; };
+        const float top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * tx;
+        const float bot = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * tx;
+        y[(static_cast<size_t>(oy) * ow + ox) * c + k] = top + (bot - top) * ty;
+      }
+    }
+  }
+  return y;
+}
+
+// The gradient of a convolution with respect to its input: every input pixel scatters its
+// channels times the filter taps [kh,kw,out,in] onto the output, shifted by the padding.
+std::vector<float> DeconvRef(const std::vector<float>& x, int h, int w, int ci, const std::vector<float>& f, int kh,
+                             int kw, int co, int stride, int pad_top, int pad_left, int oh, int ow) {
+  std::vector<float> y(static_cast<size_t>(oh) * ow * co, 0.f);
+  for (int iy = 0; iy < h; ++iy)
+    for (int ix = 0; ix < w; ++ix)
+      for (int ky = 0; ky < kh; ++ky)
+        for (int kx = 0; kx < kw; ++kx) {
+          const int oy = iy * stride + ky - pad_top, ox = ix * stride + kx - pad_left;
+          if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+          for (int o = 0; o < co; ++o)
+            for (int i = 0; i < ci; ++i) {
+              y[(static_cast<size_t>(oy) * ow + ox) * co + o] +=
+                  x[(static_cast<size_t>(iy) * w + ix) * ci + i] *
+                  f[((static_cast<size_t>(ky) * kw + kx) * co + o) * ci + i];
+            }
+        }
+  return y;
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5f) << what << " at " << i;
+}
+
+TEST(HandGraph, ResizeBilinearThreeTfModes) {
+  struct Case {
+    int h, w, oh, ow;
+  };
+  for (const Case cs : {Case{3, 4, 7, 9}, Case{5, 6, 2, 3}, Case{4, 4, 8, 8}, Case{1, 3, 2, 5}}) {
+    for (int mode = 0; mode < 3; ++mode) {
+      const bool align = mode == 1, half = mode == 2;
+      const int c = 3;
+      auto g = std::make_shared<Graph>();
+      const int x = g->AddInput("x", {1, cs.h, cs.w, c});
+      NodeAttrs a;
+      a.resize_h = cs.oh;
+      a.resize_w = cs.ow;
+      a.align_corners = align;
+      a.half_pixel_centers = half;
+      const int y = g->AddNode(Op::kResizeBilinear, "resize", {x}, a);
+      EXPECT_EQ(g->values()[y].shape, (Shape{1, cs.oh, cs.ow, c}));
+      g->AddOutput(y, "y");
+      const auto in = Ramp(static_cast<size_t>(cs.h) * cs.w * c, 7);
+      ExpectNear(RunOne(g, {in}), ResizeRef(in, cs.h, cs.w, c, cs.oh, cs.ow, align, half),
+                 std::to_string(cs.h) + "x" + std::to_string(cs.w) + "->" + std::to_string(cs.oh) + "x" +
+                     std::to_string(cs.ow) + " mode " + std::to_string(mode));
+    }
+  }
+}
+
+TEST(HandGraph, Deconv2DFilterLayoutPaddingAndAdjustment) {
+  struct Case {
+    int h, w, ci, co, k, stride, pad_top, pad_bottom, pad_left, pad_right, adjust;
+  };
+  // Selfie's own shape (k 2, stride 2, no padding), padded 3x3 taps, and an adjusted output.
+  for (const Case cs : {Case{3, 4, 5, 1, 2, 2, 0, 0, 0, 0, 0}, Case{3, 3, 2, 3, 3, 2, 1, 1, 1, 1, 0},
+                        Case{2, 3, 2, 2, 3, 2, 0, 1, 0, 1, 1}, Case{4, 2, 1, 2, 1, 2, 0, 0, 0, 0, 1}}) {
+    auto g = std::make_shared<Graph>();
+    const int x = g->AddInput("x", {1, cs.h, cs.w, cs.ci});
+    const auto fv = Ramp(static_cast<size_t>(cs.k) * cs.k * cs.co * cs.ci, 11);
+    const int f = g->AddConstant("f", {cs.k, cs.k, cs.co, cs.ci}, fv);
+    const auto bv = Ramp(static_cast<size_t>(cs.co), 13);
+    const int b = g->AddConstant("b", {cs.co}, bv);
+    NodeAttrs a;
+    a.stride_h = a.stride_w = cs.stride;
+    a.pad = {cs.pad_top, cs.pad_right, cs.pad_bottom, cs.pad_left};
+    a.adjust_h = a.adjust_w = cs.adjust;
+    const int y = g->AddNode(Op::kDeconv2D, "deconv", {x, f, b}, a);
+    const int oh = (cs.h - 1) * cs.stride + cs.k - cs.pad_top - cs.pad_bottom + cs.adjust;
+    const int ow = (cs.w - 1) * cs.stride + cs.k - cs.pad_left - cs.pad_right + cs.adjust;
+    ASSERT_EQ(g->values()[y].shape, (Shape{1, oh, ow, cs.co}));
+    g->AddOutput(y, "y");
+    const auto in = Ramp(static_cast<size_t>(cs.h) * cs.w * cs.ci, 17);
+    auto want = DeconvRef(in, cs.h, cs.w, cs.ci, fv, cs.k, cs.k, cs.co, cs.stride, cs.pad_top, cs.pad_left, oh, ow);
+    for (size_t i = 0; i < want.size(); ++i) want[i] += bv[i % cs.co];
+    ExpectNear(
+        RunOne(g, {in}), want,
+        "case k" + std::to_string(cs.k) + " pad " + std::to_string(cs.pad_top) + " adj " + std::to_string(cs.adjust));
+  }
+}
+
+// A TF.js graph model in memory: float32 / int32 constants packed into one shard.
+struct TinyModel {
+  json nodes = json::array(), weights = json::array();
+  std::string shard;
+  void Const(const std::string& name, const Shape& shape, const std::vector<float>& v, bool int32 = false) {
+    nodes.push_back({{"name", name}, {"op", "Const"}});
+    weights.push_back({{"name", name}, {"shape", shape}, {"dtype", int32 ? "int32" : "float32"}});
+    for (float f : v) {
+      if (int32) {
+        const auto i = static_cast<int32_t>(f);
+        shard.append(reinterpret_cast<const char*>(&i), 4);
+      } else {
+        shard.append(reinterpret_cast<const char*>(&f), 4);
+      }
+    }
+  }
+  std::shared_ptr<Graph> Load(const std::string& output) const {
+    const json model = {{"modelTopology", {{"node", nodes}}},
+                        {"weightsManifest", json::array({{{"paths", {"w.bin"}}, {"weights", weights}}})}};
+    TfjsLoadOptions opt;
+    opt.outputs = {output};
+    return LoadTfjsGraphModelFromMemory(model.dump(), {{"w.bin", shard}}, opt);
+  }
+};
+
+json Placeholder(const std::string& name, const Shape& shape) {
+  json dims = json::array();
+  for (int64_t d : shape) dims.push_back({{"size", std::to_string(d)}});
+  return {{"name", name}, {"op", "Placeholder"}, {"attr", {{"shape", {{"shape", {{"dim", dims}}}}}}}};
+}
+
+TEST(TfjsLoader, Conv2DBackpropInputSameFromOutputSize) {
+  // TF pads a transposed convolution like the forward convolution from the asked output size;
+  // rows that padding cannot produce come back as an adjustment (k 1, stride 2: 3 -> 6, not 5).
+  struct Case {
+    int h, w, k, out_h, out_w;
+    const char* padding;
+  };
+  for (const Case cs : {Case{3, 3, 2, 6, 6, "SAME"}, Case{3, 3, 3, 5, 6, "SAME"}, Case{3, 2, 1, 6, 4, "SAME"},
+                        Case{3, 3, 3, 7, 8, "VALID"}}) {
+    const char* padding = cs.padding;
+    const int ci = 2, co = 3;
+    TinyModel m;
+    m.nodes.push_back(Placeholder("x", {1, cs.h, cs.w, ci}));
+    m.Const("sizes", {4}, {1, static_cast<float>(cs.out_h), static_cast<float>(cs.out_w), co}, true);
+    const auto fv = Ramp(static_cast<size_t>(cs.k) * cs.k * co * ci, 3);
+    m.Const("filter", {cs.k, cs.k, co, ci}, fv);
+    std::string pad_b64(64, '\0');
+    sodium_bin2base64(pad_b64.data(), pad_b64.size(), reinterpret_cast<const unsigned char*>(padding),
+                      std::strlen(padding), sodium_base64_VARIANT_ORIGINAL);
+    pad_b64.resize(std::strlen(pad_b64.c_str()));
+    m.nodes.push_back(
+        {{"name", "deconv"},
+         {"op", "Conv2DBackpropInput"},
+         {"input", {"sizes", "filter", "x"}},
+         {"attr", {{"padding", {{"s", pad_b64}}}, {"strides", {{"list", {{"i", {"1", "2", "2", "1"}}}}}}}}});
+    const auto g = m.Load("deconv");
+    ASSERT_EQ(g->values()[g->outputs()[0]].shape, (Shape{1, cs.out_h, cs.out_w, co}));
+    int pt = 0, pb = 0, pl = 0, pr = 0;
+    const PadMode mode = std::string(padding) == "SAME" ? PadMode::kSame : PadMode::kValid;
+    Graph::TfPadding(mode, cs.out_h, cs.k, 2, 1, &pt, &pb);
+    Graph::TfPadding(mode, cs.out_w, cs.k, 2, 1, &pl, &pr);
+    const auto in = Ramp(static_cast<size_t>(cs.h) * cs.w * ci, 5);
+    ExpectNear(RunOne(g, {in}), DeconvRef(in, cs.h, cs.w, ci, fv, cs.k, cs.k, co, 2, pt, pl, cs.out_h, cs.out_w),
+               std::string(padding) + " k" + std::to_string(cs.k) + " -> " + std::to_string(cs.out_h) + "x" +
+                   std::to_string(cs.out_w));
+  }
+}
+
+TEST(TfjsLoader, Conv2DBackpropInputRefusesSizesItCannotProduce) {
+  // A 3x3 input cannot become 9x9 through a stride-2 transposed convolution, and a size that is
+  // no integer dimension at all (here 1e30) is refused before it is converted.
+  for (const float side : {9.f, 1e30f}) {
+    TinyModel m;
+    m.nodes.push_back(Placeholder("x", {1, 3, 3, 1}));
+    m.Const("sizes", {4}, {1, side, 6, 1});
+    m.Const("filter", {2, 2, 1, 1}, {1, 1, 1, 1});
+    m.nodes.push_back(
+        {{"name", "deconv"},
+         {"op", "Conv2DBackpropInput"},
+         {"input", {"sizes", "filter", "x"}},
+         {"attr", {{"padding", {{"s", "U0FNRQ=="}}}, {"strides", {{"list", {{"i", {"1", "2", "2", "1"}}}}}}}}});
+    const Error e = ErrorOf([&] { m.Load("deconv"); });
+    EXPECT_EQ(e.code(), ErrorCode::kModelFormat) << side;
+    EXPECT_NE(std::string(e.what()).find("deconv"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TfjsLoader, ResizeBilinearAttributesAndAddN) {
+  for (int mode = 0; mode < 3; ++mode) {
+    TinyModel m;
+    m.nodes.push_back(Placeholder("x", {1, 3, 5, 2}));
+    m.Const("size", {2}, {8, 4}, true);
+    m.Const("bias", {1, 8, 4, 2}, Ramp(64, 9));
+    m.nodes.push_back({{"name", "resize"},
+                       {"op", "ResizeBilinear"},
+                       {"input", {"x", "size"}},
+                       {"attr", {{"align_corners", {{"b", mode == 1}}}, {"half_pixel_centers", {{"b", mode == 2}}}}}});
+    // AddN of three: resize + bias + resize.
+    m.nodes.push_back(
+        {{"name", "sum"}, {"op", "AddN"}, {"input", {"resize", "bias", "resize"}}, {"attr", {{"N", {{"i", "3"}}}}}});
+    const auto g = m.Load("sum");
+    ASSERT_EQ(g->values()[g->outputs()[0]].shape, (Shape{1, 8, 4, 2}));
+    const auto in = Ramp(30, 21);
+    auto want = ResizeRef(in, 3, 5, 2, 8, 4, mode == 1, mode == 2);
+    const auto bias = Ramp(64, 9);
+    for (size_t i = 0; i < want.size(); ++i) want[i] = 2 * want[i] + bias[i];
+    ExpectNear(RunOne(g, {in}), want, "mode " + std::to_string(mode));
+  }
+}
+
+TEST(TfjsLoader, SelfieSegmentationLoadsAndRuns) {
+  REQUIRE_MODEL("selfie");
+  const auto model = Model::FromTfjs("selfie", HumanModel("selfie"), {}, 1);
+  const std::vector<float> x = test::SyntheticInput(256 * 256 * 3);
+  const auto y = model->Run({x.data()});
+  ASSERT_EQ(y.size(), 1u);
+  ASSERT_EQ(y[0].size(), 256u * 256u);
+  // A sigmoid mask: finite, in [0, 1].
+  EXPECT_TRUE(std::all_of(y[0].begin(), y[0].end(), [](float v) { return std::isfinite(v) && v >= 0.f && v <= 1.f; }));
+}
+
 TEST(ModelHash, Sha256FileKnownVectors) {
   test::ScopedTempDir dir;
-  EXPECT_EQ(Sha256File(dir.Write("abc.txt", "abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256File(dir.Write("abc.txt", "abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256File(dir.Write("empty.txt", "")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   // Longer than the 64 KiB read buffer: one million 'a' (FIPS 180-2 test vector).
   EXPECT_EQ(Sha256File(dir.Write("million.txt", std::string(1000000, 'a'))),
@@ -583,13 +842,15 @@ TEST(ModelHash, StableAcrossLoadsAndNamesTheFiles) {
   const auto a = Model::FromTfjs("liveness", HumanModel("liveness"), {}, 1);
   const auto b = Model::FromTfjs("liveness", HumanModel("liveness"), {}, 1);
   ASSERT_EQ(a->sha256().size(), 64u);
-  EXPECT_TRUE(std::all_of(a->sha256().begin(), a->sha256().end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)) && !std::isupper(static_cast<unsigned char>(ch)); }))
-      << a->sha256();
+  EXPECT_TRUE(std::all_of(a->sha256().begin(), a->sha256().end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) && !std::isupper(static_cast<unsigned char>(ch));
+  })) << a->sha256();
   EXPECT_EQ(a->sha256(), b->sha256());
   EXPECT_EQ(a->name(), "liveness");
 
   // Documented as the SHA-256 over the model's files: the hash of the two files' hex hashes.
-  const std::string hashes = Sha256File(HumanModel("liveness")) + Sha256File(test::ModelDir() + "/human-models/models/liveness.bin");
+  const std::string hashes =
+      Sha256File(HumanModel("liveness")) + Sha256File(test::ModelDir() + "/human-models/models/liveness.bin");
   unsigned char out[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(hashes.data()), hashes.size());
   char hex[2 * crypto_hash_sha256_BYTES + 1];
@@ -615,8 +876,10 @@ TEST(ModelHash, ModelRootHonoursEnvironment) {
   EXPECT_EQ(ModelRoot(), "/some/where");
   ::setenv("IDMATCH_MODEL_DIR", "", 1);
   EXPECT_EQ(ModelRoot(), IDMATCH_MODEL_DIR);
-  if (old) ::setenv("IDMATCH_MODEL_DIR", saved.c_str(), 1);
-  else ::unsetenv("IDMATCH_MODEL_DIR");
+  if (old)
+    ::setenv("IDMATCH_MODEL_DIR", saved.c_str(), 1);
+  else
+    ::unsetenv("IDMATCH_MODEL_DIR");
 }
 
 }  // namespace

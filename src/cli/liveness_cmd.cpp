@@ -27,8 +27,8 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 using namespace idm::liveness;
 
-constexpr int kMaxFrames = 900;       // 30 s at 30 fps
-constexpr int kMaxSide = 1280;        // frames are scaled down to this
+constexpr int kMaxFrames = 900;  // 30 s at 30 fps
+constexpr int kMaxSide = 1280;   // frames are scaled down to this
 
 cv::Mat Fit(cv::Mat rgb) {
   const int side = std::max(rgb.cols, rgb.rows);
@@ -46,7 +46,8 @@ void ReadVideo(const std::string& path, std::vector<cv::Mat>* frames, std::vecto
   const double fps = cap.get(cv::CAP_PROP_FPS);
   cv::Mat bgr;
   while (cap.read(bgr)) {
-    if (static_cast<int>(frames->size()) >= kMaxFrames) throw Error(ErrorCode::kImageTooLarge, "video longer than 900 frames");
+    if (static_cast<int>(frames->size()) >= kMaxFrames)
+      throw Error(ErrorCode::kImageTooLarge, "video longer than 900 frames");
     cv::Mat rgb;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     double ms = cap.get(cv::CAP_PROP_POS_MSEC);
@@ -70,20 +71,32 @@ std::vector<std::string> ImagesUnder(const std::string& dir, bool recursive) {
     if (e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".webp") out.push_back(p.string());
   };
   if (recursive) {
-    for (const auto& e : fs::recursive_directory_iterator(dir)) if (e.is_regular_file()) take(e.path());
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+      if (e.is_regular_file()) take(e.path());
   } else {
-    for (const auto& e : fs::directory_iterator(dir)) if (e.is_regular_file()) take(e.path());
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.is_regular_file()) take(e.path());
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
 json CuesJson(const PassiveResult& p) {
-  return {{"antispoof_real", p.cues.antispoof_real}, {"liveness_live", p.cues.liveness_live},
-          {"moire_db", p.cues.moire_db},             {"enclosure_sides", p.cues.enclosure},
-          {"glare", p.cues.glare},                   {"clipping", p.cues.clipping},
-          {"scores", {{"antispoof", p.antispoof_score}, {"liveness", p.liveness_score}, {"moire", p.moire_score},
-                      {"enclosure", p.enclosure_score}, {"glare", p.glare_score}, {"clipping", p.clipping_score}}}};
+  return {{"antispoof_real", p.cues.antispoof_real},
+          {"liveness_live", p.cues.liveness_live},
+          {"moire_db", p.cues.moire_db},
+          {"enclosure_sides", p.cues.enclosure},
+          {"glare", p.cues.glare},
+          {"clipping", p.cues.clipping},
+          {"silhouette_cut", p.cues.silhouette_cut},
+          {"scores",
+           {{"antispoof", p.antispoof_score},
+            {"liveness", p.liveness_score},
+            {"moire", p.moire_score},
+            {"enclosure", p.enclosure_score},
+            {"glare", p.glare_score},
+            {"clipping", p.clipping_score},
+            {"silhouette_cut", p.silhouette_cut_score}}}};
 }
 
 // Face mesh for a still image (detector + refined mesh), or nullopt.
@@ -103,14 +116,18 @@ int ImageMode(const Args& args) {
   const PassiveResult p = pc.Check(rgb, o->mesh);
   const char* verdict = p.attack ? "attack" : "live";
   if (args.Has("json")) {
-    json j = {{"verdict", verdict}, {"attack_score", p.attack_score}, {"threshold", pc.thresholds().attack},
-              {"reasons", p.reasons}, {"faces_found", o->faces_found}, {"cues", CuesJson(p)}};
+    json j = {{"verdict", verdict},   {"attack_score", p.attack_score}, {"threshold", pc.thresholds().attack},
+              {"reasons", p.reasons}, {"faces_found", o->faces_found},  {"cues", CuesJson(p)}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("verdict       %s\n", verdict);
     std::printf("attack score  %.3f (threshold %.2f)\n", p.attack_score, pc.thresholds().attack);
-    std::printf("cues          antispoof real %.3f, liveness live %.3f, moire %.1f dB, border sides %.0f, glare %.3f, clipping %.3f\n",
-                p.cues.antispoof_real, p.cues.liveness_live, p.cues.moire_db, p.cues.enclosure, p.cues.glare, p.cues.clipping);
+    std::printf(
+        "cues          antispoof real %.3f, liveness live %.3f, moire %.1f dB, border sides %.0f, glare %.3f, clipping "
+        "%.3f, "
+        "silhouette cut %.3f\n",
+        p.cues.antispoof_real, p.cues.liveness_live, p.cues.moire_db, p.cues.enclosure, p.cues.glare, p.cues.clipping,
+        p.cues.silhouette_cut);
     std::string why;
     for (const auto& r : p.reasons) why += (why.empty() ? "" : ", ") + r;
     std::printf("reasons       %s\n", why.empty() ? "none" : why.c_str());
@@ -151,6 +168,7 @@ int EvalImagesMode(const Args& args) {
     vals["enclosure_sides"].push_back(p.cues.enclosure);
     vals["glare"].push_back(p.cues.glare);
     vals["clipping"].push_back(p.cues.clipping);
+    vals["silhouette_cut"].push_back(p.cues.silhouette_cut);
   }
   json pct;
   for (auto& [k, v] : vals) {
@@ -158,17 +176,19 @@ int EvalImagesMode(const Args& args) {
     auto q = [&](double f) { return v.empty() ? 0.f : v[static_cast<size_t>(f * static_cast<double>(v.size() - 1))]; };
     pct[k] = {{"p01", q(0.01)}, {"p05", q(0.05)}, {"p50", q(0.5)}, {"p95", q(0.95)}, {"p99", q(0.99)}};
   }
-  json j = {{"images", n}, {"no_face", no_face}, {"flagged", flagged},
-            {"flagged_rate", n ? static_cast<double>(flagged) / n : 0.0}, {"by_cue", by_cue}, {"percentiles", pct}};
+  json j = {{"images", n},        {"no_face", no_face},
+            {"flagged", flagged}, {"flagged_rate", n ? static_cast<double>(flagged) / n : 0.0},
+            {"by_cue", by_cue},   {"percentiles", pct}};
   if (args.Has("list")) j["flagged_files"] = flagged_files;
   std::printf("%s\n", j.dump(2).c_str());
   return 0;
 }
 
 json ActionJson(const ActionResult& a) {
-  return {{"action", ActionName(a.action)}, {"detected", a.detected}, {"three_d", a.non_planar},
-          {"frames", {a.begin_frame, a.peak_frame, a.end_frame}}, {"time_ms", {a.begin_ms, a.end_ms}},
-          {"amount", a.amount}, {"nonplanar", a.nonplanar}, {"detail", a.detail}};
+  return {{"action", ActionName(a.action)},    {"detected", a.detected},
+          {"three_d", a.non_planar},           {"frames", {a.begin_frame, a.peak_frame, a.end_frame}},
+          {"time_ms", {a.begin_ms, a.end_ms}}, {"amount", a.amount},
+          {"nonplanar", a.nonplanar},          {"detail", a.detail}};
 }
 
 int SequenceMode(const Args& args) {
@@ -204,19 +224,34 @@ int SequenceMode(const Args& args) {
   if (args.Has("json")) {
     json acts = json::array();
     for (const auto& a : r.actions) acts.push_back(ActionJson(a));
-    json j = {{"verdict", VerdictName(r.verdict)}, {"reasons", r.reasons}, {"challenge", ActionsToString(c.actions)},
-              {"actions", acts}, {"attack_score", r.attack_score}, {"threshold", opt.thresholds.attack},
-              {"passive_score", r.passive_score}, {"planar_score", r.planar_score},
-              {"identity_min_cosine", r.identity_min_cos}, {"track_continuous", r.track_continuous},
-              {"frames", r.frames}, {"face_frames", r.face_frames}, {"best_frames", r.best_frames},
+    json j = {{"verdict", VerdictName(r.verdict)},
+              {"reasons", r.reasons},
+              {"challenge", ActionsToString(c.actions)},
+              {"actions", acts},
+              {"attack_score", r.attack_score},
+              {"threshold", opt.thresholds.attack},
+              {"passive_score", r.passive_score},
+              {"planar_score", r.planar_score},
+              {"identity_min_cosine", r.identity_min_cos},
+              {"track_continuous", r.track_continuous},
+              {"frames", r.frames},
+              {"face_frames", r.face_frames},
+              {"best_frames", r.best_frames},
               {"timings_ms", {{"decode", decode_ms}, {"verify", verify_ms}}}};
     if (args.Has("trace")) {
       // Per-frame measurements (for diagnosing a verdict; no image data).
       json tr = json::array();
       for (const auto& o : ev.frames) {
-        tr.push_back({{"t", o.t_ms}, {"face", o.face}, {"yaw", o.yaw_deg}, {"pitch", o.pitch_deg}, {"roll", o.roll_deg},
-                      {"ear", {o.ear_left, o.ear_right}}, {"eye_px", o.eye_distance_px}, {"sharp", o.sharpness},
-                      {"change", o.frame_change}, {"det", o.detector_ran}});
+        tr.push_back({{"t", o.t_ms},
+                      {"face", o.face},
+                      {"yaw", o.yaw_deg},
+                      {"pitch", o.pitch_deg},
+                      {"roll", o.roll_deg},
+                      {"ear", {o.ear_left, o.ear_right}},
+                      {"eye_px", o.eye_distance_px},
+                      {"sharp", o.sharpness},
+                      {"change", o.frame_change},
+                      {"det", o.detector_ran}});
       }
       j["trace"] = tr;
     }
@@ -225,15 +260,17 @@ int SequenceMode(const Args& args) {
     std::printf("challenge  %s (%d frames, %d with a face, %.2f s)\n", ActionsToString(c.actions).c_str(), r.frames,
                 r.face_frames, static_cast<double>(t_ms.back() - t_ms.front()) / 1000.0);
     for (const auto& a : r.actions) {
-      std::printf("  %-12s %-13s", ActionName(a.action), a.detected ? (a.non_planar ? "detected" : "detected-flat") : "not detected");
-      if (a.detected) std::printf(" frames %d-%d (%.2f-%.2f s)", a.begin_frame, a.end_frame, a.begin_ms / 1000.0, a.end_ms / 1000.0);
+      std::printf("  %-12s %-13s", ActionName(a.action),
+                  a.detected ? (a.non_planar ? "detected" : "detected-flat") : "not detected");
+      if (a.detected)
+        std::printf(" frames %d-%d (%.2f-%.2f s)", a.begin_frame, a.end_frame, a.begin_ms / 1000.0, a.end_ms / 1000.0);
       std::printf("  %s\n", a.detail.c_str());
     }
     std::string why;
     for (const auto& s : r.reasons) why += (why.empty() ? "" : ", ") + s;
     std::printf("verdict    %s\n", VerdictName(r.verdict));
-    std::printf("score      %.3f (attack at >= %.2f; passive %.3f, flat-motion %.3f, identity min cosine %.3f)\n", r.attack_score,
-                opt.thresholds.attack, r.passive_score, r.planar_score, r.identity_min_cos);
+    std::printf("score      %.3f (attack at >= %.2f; passive %.3f, flat-motion %.3f, identity min cosine %.3f)\n",
+                r.attack_score, opt.thresholds.attack, r.passive_score, r.planar_score, r.identity_min_cos);
     std::printf("reasons    %s\n", why.empty() ? "none" : why.c_str());
     std::printf("time       %.0f ms decode, %.0f ms verify\n", decode_ms, verify_ms);
   }
@@ -242,10 +279,14 @@ int SequenceMode(const Args& args) {
 
 int IssueMode() {
   const Challenge c = ChallengeGenerator::Secure().Issue(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   json acts = json::array();
   for (Action a : c.actions) acts.push_back(ActionName(a));
-  std::printf("%s\n", json({{"nonce", c.nonce}, {"issued_ms", c.issued_ms}, {"expires_ms", c.expires_ms}, {"actions", acts}}).dump(2).c_str());
+  std::printf("%s\n",
+              json({{"nonce", c.nonce}, {"issued_ms", c.issued_ms}, {"expires_ms", c.expires_ms}, {"actions", acts}})
+                  .dump(2)
+                  .c_str());
   return 0;
 }
 

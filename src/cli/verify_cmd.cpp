@@ -1,10 +1,13 @@
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/image.h"
 #include "document/document.h"
+#include "liveness/sequence.h"
 #include "verify/verifier.h"
 
 namespace idm::cli {
@@ -53,9 +56,13 @@ cv::Mat LoadNamed(const std::string& path, const char* which) {
 
 // The decision fields both forms of `verify` print, as JSON and as text.
 nlohmann::json DecisionJson(const verify::VerifyResult& r) {
-  return {{"decision", r.match ? "match" : "no_match"}, {"score", r.score}, {"threshold", r.calibration.threshold},
-          {"fmr_target", r.calibration.fmr_target}, {"embedder", r.calibration.embedder},
-          {"probe", QualityJson(r.probe)}, {"total_ms", r.total_ms}};
+  return {{"decision", r.match ? "match" : "no_match"},
+          {"score", r.score},
+          {"threshold", r.calibration.threshold},
+          {"fmr_target", r.calibration.fmr_target},
+          {"embedder", r.calibration.embedder},
+          {"probe", QualityJson(r.probe)},
+          {"total_ms", r.total_ms}};
 }
 void PrintDecision(const verify::VerifyResult& r) {
   std::printf("decision   %s\n", r.match ? "match" : "no_match");
@@ -69,7 +76,8 @@ void PrintDecision(const verify::VerifyResult& r) {
 int VerifyDocument(const Args& args) {
   const std::string card_path = args.Require("document"), probe_path = args.Require("probe");
   const face::AnalyzerOptions opt = AnalyzerFromArgs(args);
-  const auto calibration = verify::LoadCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), opt.embedder);
+  const auto calibration =
+      verify::LoadCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), opt.embedder);
   const cv::Mat card = LoadNamed(card_path, "document"), probe = LoadNamed(probe_path, "probe");
   const auto layouts = document::LoadLayouts();
   const verify::Verifier verifier(opt, calibration);
@@ -89,8 +97,10 @@ int VerifyDocument(const Args& args) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     PrintDecision(r);
-    std::printf("document   %s, problems: %s\n", doc.classification.type.c_str(), problems.empty() ? "none" : problems.c_str());
-    std::printf("probe      %d face(s), quality flags: %s\n", r.probe.faces_found, Flags(r.probe.quality.flags).c_str());
+    std::printf("document   %s, problems: %s\n", doc.classification.type.c_str(),
+                problems.empty() ? "none" : problems.c_str());
+    std::printf("probe      %d face(s), quality flags: %s\n", r.probe.faces_found,
+                Flags(r.probe.quality.flags).c_str());
   }
   return r.match ? 0 : 1;
 }
@@ -106,7 +116,8 @@ int VerifyCommand(int argc, char** argv) {
   args.AllowOnly({"reference", "probe", "json", "embedder", "threads", "calibration"});
   const std::string ref_path = args.Require("reference"), probe_path = args.Require("probe");
   const face::AnalyzerOptions opt = AnalyzerFromArgs(args);
-  const auto calibration = verify::LoadCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), opt.embedder);
+  const auto calibration =
+      verify::LoadCalibration(args.Get("calibration", verify::DefaultCalibrationPath()), opt.embedder);
   // Decode first: a bad file is reported before models load.
   const cv::Mat ref = LoadNamed(ref_path, "reference"), probe = LoadNamed(probe_path, "probe");
   const verify::Verifier verifier(opt, calibration);
@@ -118,8 +129,10 @@ int VerifyCommand(int argc, char** argv) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     PrintDecision(r);
-    std::printf("reference  %d face(s), quality flags: %s\n", r.reference.faces_found, Flags(r.reference.quality.flags).c_str());
-    std::printf("probe      %d face(s), quality flags: %s\n", r.probe.faces_found, Flags(r.probe.quality.flags).c_str());
+    std::printf("reference  %d face(s), quality flags: %s\n", r.reference.faces_found,
+                Flags(r.reference.quality.flags).c_str());
+    std::printf("probe      %d face(s), quality flags: %s\n", r.probe.faces_found,
+                Flags(r.probe.quality.flags).c_str());
     std::printf("time       %.1f ms (reference: detect %.1f, landmarks %.1f, embed %.1f ms)\n", r.total_ms,
                 r.reference.detect_ms, r.reference.landmark_ms, r.reference.embed_ms);
   }
@@ -132,8 +145,14 @@ int ModelsCommand(int argc, char** argv) {
   face::AnalyzerOptions opt;
   const face::FaceAnalyzer analyzer(opt);
   const auto faceres = face::MakeEmbedder("faceres");
-  const nn::Model* models[] = {&analyzer.detector().model(), &analyzer.mesh_model().model(), &analyzer.embedder().model(),
-                               &faceres->model()};
+  std::vector<const nn::Model*> models = {&analyzer.detector().model(), &analyzer.mesh_model().model(),
+                                          &analyzer.embedder().model(), &faceres->model()};
+  // The liveness verdict's own models (the ones a receipt names besides the three above).
+  const liveness::LivenessVerifier liveness;
+  for (const nn::Model* m : liveness.models()) {
+    if (std::none_of(models.begin(), models.end(), [&](const nn::Model* k) { return k->name() == m->name(); }))
+      models.push_back(m);
+  }
   nlohmann::json j = nlohmann::json::array();
   for (const nn::Model* m : models) {
     j.push_back({{"name", m->name()}, {"sha256", m->sha256()}});

@@ -145,10 +145,151 @@ void GlareAndClipping(const cv::Mat& rgb_face, float* glare, float* clipping) {
   *clipping = static_cast<float>(c) / n;
 }
 
+namespace {
+
+// The part of the frame that holds picture: flat black rows and columns along the edges are
+// padding (letterboxing, LFW's crops past the photo's edge), and their border with the picture is
+// the camera frame's edge, not an edge in the scene. Only black: a flat white or grey band is as
+// likely a clipped wall above a poster, whose edge is the very thing to find.
+cv::Rect ContentRect(const cv::Mat& rgb) {
+  auto padding = [](const cv::Mat& line) {
+    cv::Scalar m, sd;
+    cv::meanStdDev(line, m, sd);
+    return std::max({m[0], m[1], m[2]}) < 24 && std::max({sd[0], sd[1], sd[2]}) < 8;
+  };
+  int top = 0, bottom = rgb.rows, left = 0, right = rgb.cols;
+  while (top < bottom - 1 && padding(rgb.row(top))) ++top;
+  while (bottom - 1 > top && padding(rgb.row(bottom - 1))) --bottom;
+  while (left < right - 1 && padding(rgb(cv::Range(top, bottom), cv::Range(left, left + 1)))) ++left;
+  while (right - 1 > left && padding(rgb(cv::Range(top, bottom), cv::Range(right - 1, right)))) --right;
+  return {left, top, right - left, bottom - top};
+}
+
+}  // namespace
+
+float SilhouetteCut(const cv::Mat& rgb_in, const cv::Mat& person, const cv::Rect2f& face_in) {
+  if (rgb_in.empty() || person.empty() || face_in.area() <= 0) return 0.f;
+  // Work at most 640 px wide or high: the outline comes from a 256 px mask anyway, and the
+  // pixel-sized tolerances below then mean the same for every capture size.
+  const double scale = std::min(1.0, 640.0 / std::max(rgb_in.cols, rgb_in.rows));
+  cv::Mat rgb = rgb_in;
+  if (scale < 1.0) cv::resize(rgb_in, rgb, cv::Size(), scale, scale, cv::INTER_AREA);
+  const auto sf = static_cast<float>(scale);
+  const cv::Rect2f face(face_in.x * sf, face_in.y * sf, face_in.width * sf, face_in.height * sf);
+  const float size = std::max(face.width, face.height);
+  const float frame = static_cast<float>(std::max(rgb.cols, rgb.rows));
+
+  cv::Mat prob;
+  cv::resize(person, prob, rgb.size(), 0, 0, cv::INTER_LINEAR);
+  // The person: the connected part of the mask that covers most of the face.
+  const cv::Mat inside = prob > 0.5f;
+  cv::Mat labels;
+  const int count = cv::connectedComponents(inside, labels, 8, CV_32S);
+  const cv::Rect fr = ClipRect(face, rgb);
+  if (count < 2 || fr.area() <= 0) return 0.f;
+  std::vector<int> votes(static_cast<size_t>(count), 0);
+  for (int y = fr.y; y < fr.br().y; ++y) {
+    for (int x = fr.x; x < fr.br().x; ++x) ++votes[static_cast<size_t>(labels.at<int>(y, x))];
+  }
+  votes[0] = 0;
+  const int who = static_cast<int>(std::max_element(votes.begin(), votes.end()) - votes.begin());
+  if (votes[static_cast<size_t>(who)] < fr.area() / 4) return 0.f;  // the mask missed the person
+  std::vector<std::vector<cv::Point>> outline;
+  cv::findContours(labels == who, outline, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
+
+  cv::Mat grey, gx, gy;
+  cv::cvtColor(rgb, grey, cv::COLOR_RGB2GRAY);
+  cv::GaussianBlur(grey, grey, cv::Size(3, 3), 0);
+  cv::Sobel(grey, gx, CV_32F, 1, 0, 3);
+  cv::Sobel(grey, gy, CV_32F, 0, 1, 3);
+  // An image edge across direction n at p: within 2 px, a step of >= 10 grey levels (Sobel 40)
+  // whose gradient points along n (within ~25 degrees).
+  auto edge_at = [&](cv::Point2f p, cv::Point2f n) {
+    for (int d = -2; d <= 2; ++d) {
+      const cv::Point2f q = p + n * static_cast<float>(d);
+      const int x = cvRound(q.x), y = cvRound(q.y);
+      if (x < 1 || y < 1 || x >= rgb.cols - 1 || y >= rgb.rows - 1) continue;
+      const float ax = gx.at<float>(y, x), ay = gy.at<float>(y, x);
+      const float along = std::abs(ax * n.x + ay * n.y);
+      if (along >= 40.f && along >= 0.9f * std::hypot(ax, ay)) return true;
+    }
+    return false;
+  };
+  // Distance from the person (probability >= 0.3): "background" is at least 4% of the face away.
+  cv::Mat away;
+  cv::distanceTransform(prob < 0.3f, away, cv::DIST_L2, 3);
+  const cv::Rect content = ContentRect(rgb);
+  const float margin = 0.02f * frame;
+  auto near_border = [&](cv::Point2f p) {
+    return p.x < static_cast<float>(content.x) + margin || p.y < static_cast<float>(content.y) + margin ||
+           p.x > static_cast<float>(content.br().x - 1) - margin ||
+           p.y > static_cast<float>(content.br().y - 1) - margin;
+  };
+  // How far the edge runs on from `p` along `dir` through the background: it may first cross up
+  // to 0.2 face sizes of the person's fringe, then gaps up to 5% of the face are bridged; the
+  // supported pixels are counted.
+  auto continuation = [&](cv::Point2f p, cv::Point2f dir, cv::Point2f n) {
+    float supported = 0, miss = 0;
+    for (float t = 1; t <= 1.5f * size; t += 1) {
+      const cv::Point2f q = p + dir * t;
+      if (q.x < static_cast<float>(content.x + 2) || q.y < static_cast<float>(content.y + 2) ||
+          q.x > static_cast<float>(content.br().x - 3) || q.y > static_cast<float>(content.br().y - 3)) {
+        break;
+      }
+      if (away.at<float>(cvRound(q.y), cvRound(q.x)) < 0.04f * size) {
+        if (t < 0.2f * size && supported == 0) continue;
+        break;
+      }
+      if (edge_at(q, n)) {
+        ++supported;
+        miss = 0;
+      } else if (++miss > 0.05f * size) {
+        break;
+      }
+    }
+    return supported;
+  };
+
+  const cv::Point2f centre(face.x + 0.5f * face.width, face.y + 0.5f * face.height);
+  float best = 0.f;
+  for (const auto& c : outline) {
+    // Straight stretches: the outline simplified to within 1.2% of the frame (3 mask pixels).
+    std::vector<cv::Point> poly;
+    cv::approxPolyDP(c, poly, 0.012 * frame, true);
+    for (size_t k = 0; k < poly.size(); ++k) {
+      const cv::Point2f a = poly[k], b = poly[(k + 1) % poly.size()];
+      const float len = static_cast<float>(cv::norm(b - a));
+      if (len < 0.2f * size || near_border(0.5f * (a + b))) continue;  // short, or the frame's own edge
+      if (std::min(a.y, b.y) >= face.br().y) continue;                 // below the chin: shoulders, arms, a desk
+      if (cv::norm(0.5f * (a + b) - centre) > 2.f * size) continue;
+      const cv::Point2f dir = (b - a) / len, n(-dir.y, dir.x);
+      int on = 0, steps = 0;
+      for (float t = 0; t <= len; t += 1, ++steps) on += edge_at(a + dir * t, n);
+      if (on < 0.7f * static_cast<float>(steps)) continue;  // the mask's guess, not an edge in the image
+      const float beyond = continuation(a, -dir, n) + continuation(b, dir, n);
+      best = std::max(best, std::min(len, beyond) / size);
+    }
+  }
+  return best;
+}
+
+cv::Mat PassiveChecker::PersonProbability(const cv::Mat& rgb) const {
+  // Human's preprocessing: the whole frame stretched to the input size (TF legacy bilinear), 0..1.
+  const int side = 256;
+  face::FloatImage x = face::ResizeBilinearTf(face::ToFloat(rgb), side, side);
+  const float zero[3] = {0, 0, 0};
+  face::Normalize(x, zero, 255.f, 0.f);
+  const auto out = const_cast<nn::Model&>(*selfie_).Run({x.data.data()});
+  cv::Mat m(side, side, CV_32F);
+  std::copy(out.at(0).begin(), out.at(0).end(), m.ptr<float>());
+  return m;
+}
+
 PassiveChecker::PassiveChecker(int threads, const PassiveThresholds& t) : t_(t) {
   const std::string root = nn::ModelRoot() + "/human-models/models/";
   antispoof_ = nn::Model::FromTfjs("antispoof", root + "antispoof.json", {}, threads);
   liveness_ = nn::Model::FromTfjs("liveness", root + "liveness.json", {}, threads);
+  selfie_ = nn::Model::FromTfjs("selfie", root + "selfie.json", {}, threads);
 }
 
 PassiveCues PassiveChecker::Measure(const cv::Mat& rgb, const face::FaceMesh& mesh) const {
@@ -157,8 +298,8 @@ PassiveCues PassiveChecker::Measure(const cv::Mat& rgb, const face::FaceMesh& me
   const face::FloatImage frame = face::ToFloat(rgb);
   const float H = static_cast<float>(frame.height), W = static_cast<float>(frame.width);
   const cv::Rect2f& b = mesh.crop;
-  face::FloatImage crop =
-      face::CropAndResizeTf(frame, b.y / H, b.x / W, b.br().y / H, b.br().x / W, face::MeshModel::kInputSize, face::MeshModel::kInputSize);
+  face::FloatImage crop = face::CropAndResizeTf(frame, b.y / H, b.x / W, b.br().y / H, b.br().x / W,
+                                                face::MeshModel::kInputSize, face::MeshModel::kInputSize);
   const float zero[3] = {0, 0, 0};
   face::Normalize(crop, zero, 255.f, 0.f);
   {
@@ -178,6 +319,7 @@ PassiveCues PassiveChecker::Measure(const cv::Mat& rgb, const face::FaceMesh& me
     GlareAndClipping(rgb(roi), &c.glare, &c.clipping);
   }
   c.enclosure = static_cast<float>(EnclosureSides(rgb, fb));
+  c.silhouette_cut = SilhouetteCut(rgb, PersonProbability(rgb), fb);
   return c;
 }
 
@@ -190,9 +332,14 @@ PassiveResult PassiveChecker::Score(const PassiveCues& c) const {
   r.enclosure_score = RisingScore(c.enclosure, t_.enclosure_sides, 4.f);
   r.glare_score = RisingScore(c.glare, t_.glare, t_.glare_full);
   r.clipping_score = RisingScore(c.clipping, t_.clipping, t_.clipping_full);
-  const std::pair<float, const char*> all[] = {{r.antispoof_score, "antispoof_net"}, {r.liveness_score, "liveness_net"},
-                                               {r.moire_score, "moire_pattern"},     {r.enclosure_score, "screen_or_photo_border"},
-                                               {r.glare_score, "specular_glare"},    {r.clipping_score, "colour_clipping"}};
+  r.silhouette_cut_score = RisingScore(c.silhouette_cut, t_.silhouette_cut, t_.silhouette_cut_full);
+  const std::pair<float, const char*> all[] = {{r.antispoof_score, "antispoof_net"},
+                                               {r.liveness_score, "liveness_net"},
+                                               {r.moire_score, "moire_pattern"},
+                                               {r.enclosure_score, "screen_or_photo_border"},
+                                               {r.glare_score, "specular_glare"},
+                                               {r.clipping_score, "colour_clipping"},
+                                               {r.silhouette_cut_score, "silhouette_cut_straight"}};
   for (const auto& [s, name] : all) {
     r.attack_score = std::max(r.attack_score, s);
     if (s >= 0.5f) r.reasons.push_back(name);
@@ -201,6 +348,8 @@ PassiveResult PassiveChecker::Score(const PassiveCues& c) const {
   return r;
 }
 
-PassiveResult PassiveChecker::Check(const cv::Mat& rgb, const face::FaceMesh& mesh) const { return Score(Measure(rgb, mesh)); }
+PassiveResult PassiveChecker::Check(const cv::Mat& rgb, const face::FaceMesh& mesh) const {
+  return Score(Measure(rgb, mesh));
+}
 
 }  // namespace idm::liveness

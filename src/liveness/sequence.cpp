@@ -6,7 +6,6 @@
 #include <cmath>
 #include <numeric>
 
-
 #include <opencv2/imgproc.hpp>
 
 #include "face/tf_image_ops.h"
@@ -94,7 +93,8 @@ cv::Mat FitHomography(const face::FaceMesh& from, const face::FaceMesh& to, cons
 cv::Point2f Apply(const cv::Mat& H, const cv::Point2f& p) {
   const double* h = H.ptr<double>();
   const double w = h[6] * p.x + h[7] * p.y + h[8];
-  return {static_cast<float>((h[0] * p.x + h[1] * p.y + h[2]) / w), static_cast<float>((h[3] * p.x + h[4] * p.y + h[5]) / w)};
+  return {static_cast<float>((h[0] * p.x + h[1] * p.y + h[2]) / w),
+          static_cast<float>((h[3] * p.x + h[4] * p.y + h[5]) / w)};
 }
 
 std::array<cv::Point2f, 16> MapLid(const cv::Mat& H, const std::array<cv::Point2f, 16>& lid) {
@@ -127,7 +127,8 @@ cv::Point2f Centroid(const face::FaceMesh& m, const std::vector<int>& idx) {
 // the upper lid came down and the lower lid came up, as fractions of the open gap, measured
 // across the eye (perpendicular to the open contour's corner line). A blink is the upper lid
 // coming down; a picture squashed by a tilt brings both towards the middle.
-void LidMotion(const std::array<cv::Point2f, 16>& open, const std::array<cv::Point2f, 16>& closed, float* upper_down, float* lower_up) {
+void LidMotion(const std::array<cv::Point2f, 16>& open, const std::array<cv::Point2f, 16>& closed, float* upper_down,
+               float* lower_up) {
   cv::Point2f a = open[0], b = open[8];
   if (a.x > b.x) std::swap(a, b);
   const cv::Point2f d = (b - a) * (1.f / std::max(D(a, b), 1e-3f));
@@ -137,7 +138,8 @@ void LidMotion(const std::array<cv::Point2f, 16>& open, const std::array<cv::Poi
     for (int i = from; i <= to; ++i) s += (lid[static_cast<size_t>(i)] - a).dot(n);
     return s / static_cast<float>(to - from + 1);
   };
-  const float up0 = across(open, 10, 14), lo0 = across(open, 2, 6), up1 = across(closed, 10, 14), lo1 = across(closed, 2, 6);
+  const float up0 = across(open, 10, 14), lo0 = across(open, 2, 6), up1 = across(closed, 10, 14),
+              lo1 = across(closed, 2, 6);
   const float gap = std::max(lo0 - up0, 1e-3f);
   *upper_down = (up1 - up0) / gap;
   *lower_up = (lo0 - lo1) / gap;
@@ -211,8 +213,8 @@ float DepthParallax(const face::FaceMesh& ref, const face::FaceMesh& cur, float*
   return static_cast<float>(kappa);
 }
 
-SurroundMotion MeasureSurround(const cv::Mat& grey_ref, const cv::Mat& grey_cur, const face::FaceMesh& ref, const face::FaceMesh& cur,
-                               float scale) {
+SurroundMotion MeasureSurround(const cv::Mat& grey_ref, const cv::Mat& grey_cur, const face::FaceMesh& ref,
+                               const face::FaceMesh& cur, float scale) {
   SurroundMotion out;
   if (grey_ref.empty() || grey_cur.empty() || grey_ref.size() != grey_cur.size()) return out;
   std::vector<int> all(468);
@@ -223,9 +225,11 @@ SurroundMotion MeasureSurround(const cv::Mat& grey_ref, const cv::Mat& grey_cur,
   const cv::Matx33d S(scale, 0, 0, 0, scale, 0, 0, 0, 1);
   const cv::Matx33d Hq = S * cv::Matx33d(H.ptr<double>()) * S.inv();
   cv::Mat warped;  // the reference moved as the face moved
-  cv::warpPerspective(grey_ref, warped, cv::Mat(Hq), grey_ref.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+  cv::warpPerspective(grey_ref, warped, cv::Mat(Hq), grey_ref.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                      cv::Scalar(-1));
   cv::Mat valid;
-  cv::warpPerspective(cv::Mat(grey_ref.size(), CV_8U, cv::Scalar(255)), valid, cv::Mat(Hq), grey_ref.size(), cv::INTER_NEAREST);
+  cv::warpPerspective(cv::Mat(grey_ref.size(), CV_8U, cv::Scalar(255)), valid, cv::Mat(Hq), grey_ref.size(),
+                      cv::INTER_NEAREST);
   cv::Mat a, b, c;
   grey_cur.convertTo(a, CV_32F);
   grey_ref.convertTo(b, CV_32F);
@@ -250,8 +254,10 @@ SurroundMotion MeasureSurround(const cv::Mat& grey_ref, const cv::Mat& grey_cur,
       if (valid.at<uint8_t>(y, x) == 0) continue;
       if (std::hypot(gx.at<float>(y, x), gy.at<float>(y, x)) < 6.f) continue;  // flat: says nothing about motion
       const float ds = d_still.at<float>(y, x), df = d_face.at<float>(y, x);
-      if (df + 2.f < ds) ++follow;
-      else if (ds + 2.f < df) ++still;
+      if (df + 2.f < ds)
+        ++follow;
+      else if (ds + 2.f < df)
+        ++still;
     }
   }
   out.textured = follow + still;
@@ -271,11 +277,16 @@ int FirstFace(const std::vector<FrameObservation>& f, int from) {
 // The signal an action is measured on, for frame i (NaN when there is no face).
 float Signal(const FrameObservation& o, Action a) {
   switch (a) {
-    case Action::kTurnLeft: return o.yaw_deg;     // sign: see docs/liveness.md
-    case Action::kTurnRight: return -o.yaw_deg;
-    case Action::kLookUp: return o.pitch_deg;
-    case Action::kComeCloser: return o.eye_distance_px;
-    case Action::kBlink: return 0.5f * (o.ear_left + o.ear_right);
+    case Action::kTurnLeft:
+      return o.yaw_deg;  // sign: see docs/liveness.md
+    case Action::kTurnRight:
+      return -o.yaw_deg;
+    case Action::kLookUp:
+      return o.pitch_deg;
+    case Action::kComeCloser:
+      return o.eye_distance_px;
+    case Action::kBlink:
+      return 0.5f * (o.ear_left + o.ear_right);
   }
   return 0.f;
 }
@@ -298,9 +309,12 @@ float IncrementCv(const std::vector<FrameObservation>& f, Action a, int b, int e
 
 const char* VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kLive: return "live";
-    case Verdict::kAttack: return "attack";
-    case Verdict::kInconclusive: return "inconclusive";
+    case Verdict::kLive:
+      return "live";
+    case Verdict::kAttack:
+      return "attack";
+    case Verdict::kInconclusive:
+      return "inconclusive";
   }
   return "?";
 }
@@ -381,18 +395,20 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
       // closed frame against the open one, after the best homography (a flexed or bent print
       // deforms them; a real blink does not).
       const float still = PlanarResidualOn(f[last_open].mesh, f[peak].mesh, rigid);
-      const float tilt = Foreshortening(FitHomography(f[last_open].mesh, f[peak].mesh, rigid), Centroid(f[last_open].mesh, rigid));
+      const float tilt =
+          Foreshortening(FitHomography(f[last_open].mesh, f[peak].mesh, rigid), Centroid(f[last_open].mesh, rigid));
       const size_t pk = static_cast<size_t>(peak), op = static_cast<size_t>(last_open);
       float ud_l, lu_l, ud_r, lu_r;
       LidMotion(MapLid(Hs[op], f[last_open].lid_left), MapLid(Hs[pk], f[peak].lid_left), &ud_l, &lu_l);
       LidMotion(MapLid(Hs[op], f[last_open].lid_right), MapLid(Hs[pk], f[peak].lid_right), &ud_r, &lu_r);
       const float drop = 1.f - 0.5f * (lo[pk] / open_l + ro[pk] / open_r);
-      const bool lids_ok = std::min(ud_l, ud_r) >= t.blink_upper_lid && std::max(std::abs(lu_l), std::abs(lu_r)) <= t.blink_lower_lid;
+      const bool lids_ok =
+          std::min(ud_l, ud_r) >= t.blink_upper_lid && std::max(std::abs(lu_l), std::abs(lu_r)) <= t.blink_lower_lid;
       if (still > t.blink_max_face_residual || tilt > t.blink_max_foreshortening || !lids_ok) {
-        rejected = "eyes narrowed but not as a blink (face residual " + std::to_string(still).substr(0, 5) + ", foreshortening " +
-                   std::to_string(tilt).substr(0, 5) + ", upper lids down " + std::to_string(ud_l).substr(0, 5) + "/" +
-                   std::to_string(ud_r).substr(0, 5) + ", lower lids up " + std::to_string(lu_l).substr(0, 5) + "/" +
-                   std::to_string(lu_r).substr(0, 5) + ")";
+        rejected = "eyes narrowed but not as a blink (face residual " + std::to_string(still).substr(0, 5) +
+                   ", foreshortening " + std::to_string(tilt).substr(0, 5) + ", upper lids down " +
+                   std::to_string(ud_l).substr(0, 5) + "/" + std::to_string(ud_r).substr(0, 5) + ", lower lids up " +
+                   std::to_string(lu_l).substr(0, 5) + "/" + std::to_string(lu_r).substr(0, 5) + ")";
         last_open = -1;
         continue;
       }
@@ -404,8 +420,8 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
       r.detail = "eyelids fell to " + std::to_string(lo[pk] / open_l).substr(0, 4) + " / " +
                  std::to_string(ro[pk] / open_r).substr(0, 4) + " of open (left / right), face residual " +
                  std::to_string(still).substr(0, 5) + ", foreshortening " + std::to_string(tilt).substr(0, 5) +
-                 ", upper lid down " + std::to_string(ud_l).substr(0, 5) + "/" + std::to_string(ud_r).substr(0, 5) + ", lower lid up " +
-                 std::to_string(lu_l).substr(0, 5) + "/" + std::to_string(lu_r).substr(0, 5);
+                 ", upper lid down " + std::to_string(ud_l).substr(0, 5) + "/" + std::to_string(ud_r).substr(0, 5) +
+                 ", lower lid up " + std::to_string(lu_l).substr(0, 5) + "/" + std::to_string(lu_r).substr(0, 5);
       break;
     }
     if (!r.detected) {
@@ -415,7 +431,8 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
       for (int i = base; i < n; ++i) {
         const size_t k = static_cast<size_t>(i);
         if (std::isnan(lo[k])) continue;
-        raw_min = std::min(raw_min, std::max(raw_lo[k] / std::max(raw_open_l, 1e-6f), raw_ro[k] / std::max(raw_open_r, 1e-6f)));
+        raw_min = std::min(raw_min,
+                           std::max(raw_lo[k] / std::max(raw_open_l, 1e-6f), raw_ro[k] / std::max(raw_open_r, 1e-6f)));
         planar_min = std::min(planar_min, std::max(lo[k] / open_l, ro[k] / open_r));
       }
       r.amount = 1.f - planar_min;
@@ -452,8 +469,10 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
     for (int i = base; i < n; ++i) {
       if (!f[i].face) continue;
       const float s = Signal(f[i], a);
-      if (!moving(s)) begin = -1;
-      else if (begin < 0) begin = i;
+      if (!moving(s))
+        begin = -1;
+      else if (begin < 0)
+        begin = i;
       if (reached(s)) {
         hit = i;
         break;
@@ -509,8 +528,9 @@ ActionResult DetectAction(const std::vector<FrameObservation>& f, Action a, int 
       r.nonplanar = depth.size() >= 2 ? Median(depth) : 0.f;
       const float kappa = kappas.size() >= 2 ? Median(kappas) : 0.f, share = shares.size() >= 2 ? Median(shares) : 0.f;
       r.non_planar = kappa >= t.min_closer_parallax || r.nonplanar >= t.min_closer_depth;
-      r.detail = "proportions " + std::to_string(r.nonplanar).substr(0, 6) + ", parallax " + std::to_string(kappa).substr(0, 6) +
-                 " explaining " + std::to_string(share).substr(0, 5) + " of the residual";
+      r.detail = "proportions " + std::to_string(r.nonplanar).substr(0, 6) + ", parallax " +
+                 std::to_string(kappa).substr(0, 6) + " explaining " + std::to_string(share).substr(0, 5) +
+                 " of the residual";
     } else {
       r.nonplanar = PlanarResidual(f[ref].mesh, f[peak].mesh);
       r.non_planar = r.nonplanar >= t.min_nonplanar;
@@ -588,11 +608,14 @@ SequenceResult VerifySequence(const Challenge& c, const SequenceEvidence& ev, co
       for (int k = 0; k < 468; ++k) jump += D(P2(o.mesh, k), P2(f[i - 1].mesh, k));
       jump /= 468.f * std::max(EyeDist(f[i - 1].mesh), 1e-3f);
       const float rate = jump * 66.7f / dt;
-      if (rate > t.max_jump || (o.frame_change > t.max_frame_change && rate > 0.3f)) reason("cut_in_sequence"), r.track_continuous = false;
-      if (o.face_change > t.max_face_change && o.face_change > t.face_change_spike * median_face_change) reason("cut_in_sequence"), r.track_continuous = false;
+      if (rate > t.max_jump || (o.frame_change > t.max_frame_change && rate > 0.3f))
+        reason("cut_in_sequence"), r.track_continuous = false;
+      if (o.face_change > t.max_face_change && o.face_change > t.face_change_spike * median_face_change)
+        reason("cut_in_sequence"), r.track_continuous = false;
     }
   }
-  if (static_cast<float>(r.face_frames) < t.min_face_fraction * static_cast<float>(f.size())) reason("face_not_visible_throughout"), soft_fail = true;
+  if (static_cast<float>(r.face_frames) < t.min_face_fraction * static_cast<float>(f.size()))
+    reason("face_not_visible_throughout"), soft_fail = true;
 
   // Actions, in order.
   int from = 0;
@@ -605,10 +628,11 @@ SequenceResult VerifySequence(const Challenge& c, const SequenceEvidence& ev, co
       if (ev.grey.size() == f.size() && ev.grey_scale > 0) {
         int ref = std::max(0, ar.begin_frame - 1);
         while (ref > 0 && !f[ref].face) --ref;
-        const SurroundMotion sm = MeasureSurround(ev.grey[static_cast<size_t>(ref)], ev.grey[static_cast<size_t>(ar.peak_frame)],
-                                                  f[ref].mesh, f[ar.peak_frame].mesh, ev.grey_scale);
-        ar.detail += ", surround: " + std::to_string(sm.textured) + " textured px, " + std::to_string(sm.follow).substr(0, 4) +
-                     " moved with the face";
+        const SurroundMotion sm =
+            MeasureSurround(ev.grey[static_cast<size_t>(ref)], ev.grey[static_cast<size_t>(ar.peak_frame)], f[ref].mesh,
+                            f[ar.peak_frame].mesh, ev.grey_scale);
+        ar.detail += ", surround: " + std::to_string(sm.textured) + " textured px, " +
+                     std::to_string(sm.follow).substr(0, 4) + " moved with the face";
         if (sm.textured < t.closer_min_textured) {
           ar.non_planar = false;
           ar.nonplanar = t.min_closer_depth;  // no evidence either way: inconclusive, not an attack
@@ -633,8 +657,10 @@ SequenceResult VerifySequence(const Challenge& c, const SequenceEvidence& ev, co
         planar = std::max(planar, 1.f - 0.5f * std::clamp(ar.nonplanar / thr, 0.f, 1.f));
         reason(std::string(ActionName(a)) + "_planar_motion");
       }
-      if (a != Action::kBlink && ar.end_ms - ar.begin_ms < t.min_action_ms) reason(std::string(ActionName(a)) + "_too_fast"), soft_fail = true;
-      if (a != Action::kBlink && IncrementCv(f, a, ar.begin_frame, ar.peak_frame) < 0.08f) reason(std::string(ActionName(a)) + "_too_regular"), soft_fail = true;
+      if (a != Action::kBlink && ar.end_ms - ar.begin_ms < t.min_action_ms)
+        reason(std::string(ActionName(a)) + "_too_fast"), soft_fail = true;
+      if (a != Action::kBlink && IncrementCv(f, a, ar.begin_frame, ar.peak_frame) < 0.08f)
+        reason(std::string(ActionName(a)) + "_too_regular"), soft_fail = true;
     } else {
       if (a == Action::kBlink && ar.peak_frame >= 0) {
         planar = std::max(planar, 0.75f);
@@ -658,7 +684,9 @@ SequenceResult VerifySequence(const Challenge& c, const SequenceEvidence& ev, co
       for (size_t j = 0; j < m; ++j) s += face::CosineSimilarity(ev.embeddings[i], ev.embeddings[j]);
       if (s > best) best = s, medoid = i;
     }
-    for (size_t i = 0; i < m; ++i) r.identity_min_cos = std::min(r.identity_min_cos, face::CosineSimilarity(ev.embeddings[i], ev.embeddings[medoid]));
+    for (size_t i = 0; i < m; ++i)
+      r.identity_min_cos =
+          std::min(r.identity_min_cos, face::CosineSimilarity(ev.embeddings[i], ev.embeddings[medoid]));
     if (r.identity_min_cos < t.same_person_cos) reason("identity_changed");
   } else {
     reason("identity_not_checked"), soft_fail = true;
@@ -684,9 +712,12 @@ SequenceResult VerifySequence(const Challenge& c, const SequenceEvidence& ev, co
   if (hard_fail) r.attack_score = std::max(r.attack_score, 0.5f);
   r.best_frames = RankBestFrames(f, 3);
 
-  if (r.attack_score >= t.attack) r.verdict = Verdict::kAttack;
-  else if (soft_fail) r.verdict = Verdict::kInconclusive;
-  else r.verdict = Verdict::kLive;
+  if (r.attack_score >= t.attack)
+    r.verdict = Verdict::kAttack;
+  else if (soft_fail)
+    r.verdict = Verdict::kInconclusive;
+  else
+    r.verdict = Verdict::kLive;
   r.analysis_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
@@ -700,8 +731,9 @@ LivenessVerifier::LivenessVerifier(const Options& o)
       embedder_(face::MakeResNet128Embedder(/*mesh_landmarks=*/true, /*flip=*/false, o.threads)) {}
 
 std::vector<const nn::Model*> LivenessVerifier::models() const {
-  std::vector<const nn::Model*> m = {&frames_.detector().model(), &frames_.mesh_model().model(), &passive_.antispoof_model(),
-                                     &passive_.liveness_model(), &embedder_->model()};
+  std::vector<const nn::Model*> m = {&frames_.detector().model(), &frames_.mesh_model().model(),
+                                     &passive_.antispoof_model(), &passive_.liveness_model(),
+                                     &passive_.selfie_model(),    &embedder_->model()};
   if (frames_.iris_model() != nullptr) m.push_back(frames_.iris_model());
   return m;
 }

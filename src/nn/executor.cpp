@@ -30,8 +30,12 @@ namespace {
 
 bool IsXnnOp(Op op) {
   switch (op) {
-    case Op::kConcat: case Op::kReduceSum: case Op::kRsqrt: return false;
-    default: return true;
+    case Op::kConcat:
+    case Op::kReduceSum:
+    case Op::kRsqrt:
+      return false;
+    default:
+      return true;
   }
 }
 
@@ -151,8 +155,9 @@ void Executor::Build() {
     auto define_static = [&](const Node& node, const Shape& shape, const float* data) {
       const auto dims = Dims(shape);
       uint32_t id = 0;
-      Check(xnn_define_tensor_value(sg, xnn_datatype_fp32, dims.size(), dims.data(), data, XNN_INVALID_VALUE_ID, 0, &id),
-            node, "a constant");
+      Check(
+          xnn_define_tensor_value(sg, xnn_datatype_fp32, dims.size(), dims.data(), data, XNN_INVALID_VALUE_ID, 0, &id),
+          node, "a constant");
       return id;
     };
     auto value_id = [&](const Node& node, int v) -> uint32_t {
@@ -184,7 +189,8 @@ void Executor::Build() {
         case Op::kConv2D:
         case Op::kDepthwiseConv2D: {
           const Shape& fs = values[node.inputs[1]].shape;  // HWIO / HWIM
-          if (!g.IsConstant(node.inputs[1])) throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': filter must be constant");
+          if (!g.IsConstant(node.inputs[1]))
+            throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': filter must be constant");
           const int64_t kh = fs[0], kw = fs[1], ci = fs[2], co = fs[3];
           const std::vector<float>& f = g.ConstantData(node.inputs[1]);
           const bool dw = node.op == Op::kDepthwiseConv2D;
@@ -197,13 +203,15 @@ void Executor::Build() {
             for (int64_t h = 0; h < kh; ++h)
               for (int64_t w = 0; w < kw; ++w)
                 for (int64_t i = 0; i < ci; ++i)
-                  for (int64_t o = 0; o < co; ++o) ohwi[((o * kh + h) * kw + w) * ci + i] = f[((h * kw + w) * ci + i) * co + o];
+                  for (int64_t o = 0; o < co; ++o)
+                    ohwi[((o * kh + h) * kw + w) * ci + i] = f[((h * kw + w) * ci + i) * co + o];
             filter = define_static(node, {co, kh, kw, ci}, pack(std::move(ohwi)));
           }
           const uint32_t bias = node.inputs.size() > 2
                                     ? define_static(node, {out_c}, g.ConstantData(node.inputs[2]).data())
                                     : define_static(node, {out_c}, pack(std::vector<float>(out_c, 0.f)));
-          if (node.inputs.size() > 2 && !g.IsConstant(node.inputs[2])) throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': bias must be constant");
+          if (node.inputs.size() > 2 && !g.IsConstant(node.inputs[2]))
+            throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': bias must be constant");
           if (dw) {
             Check(xnn_define_depthwise_convolution_2d(sg, a.pad.top, a.pad.right, a.pad.bottom, a.pad.left, kh, kw,
                                                       a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, co, ci,
@@ -217,18 +225,63 @@ void Executor::Build() {
           }
           break;
         }
-        case Op::kFullyConnected: {
-          if (!g.IsConstant(node.inputs[1])) throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': weights must be constant");
-          const Shape& ws = values[node.inputs[1]].shape;
-          const uint32_t bias = node.inputs.size() > 2 ? in(2) : define_static(node, {ws[1]}, pack(std::vector<float>(ws[1], 0.f)));
-          Check(xnn_define_fully_connected(sg, a.out_min, a.out_max, in(0), in(1), bias, out, XNN_FLAG_TRANSPOSE_WEIGHTS),
-                node, "fully connected");
+        case Op::kDeconv2D: {
+          if (!g.IsConstant(node.inputs[1]) || (node.inputs.size() > 2 && !g.IsConstant(node.inputs[2]))) {
+            throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': filter and bias must be constant");
+          }
+          // TF's [H,W,out,in] to XNNPACK's [out,H,W,in]; both apply the taps unflipped
+          // (output row y*stride + ky - pad_top receives input row y times tap ky).
+          const Shape& fs = values[node.inputs[1]].shape;
+          const int64_t kh = fs[0], kw = fs[1], co = fs[2], ci = fs[3];
+          const std::vector<float>& f = g.ConstantData(node.inputs[1]);
+          std::vector<float> ohwi(f.size());
+          for (int64_t h = 0; h < kh; ++h)
+            for (int64_t w = 0; w < kw; ++w)
+              for (int64_t o = 0; o < co; ++o)
+                for (int64_t i = 0; i < ci; ++i)
+                  ohwi[((o * kh + h) * kw + w) * ci + i] = f[((h * kw + w) * co + o) * ci + i];
+          const uint32_t filter = define_static(node, {co, kh, kw, ci}, pack(std::move(ohwi)));
+          const uint32_t bias = node.inputs.size() > 2
+                                    ? define_static(node, {co}, g.ConstantData(node.inputs[2]).data())
+                                    : define_static(node, {co}, pack(std::vector<float>(co, 0.f)));
+          Check(xnn_define_deconvolution_2d(sg, a.pad.top, a.pad.right, a.pad.bottom, a.pad.left, a.adjust_h,
+                                            a.adjust_w, kh, kw, a.stride_h, a.stride_w, 1, 1, 1, ci, co, a.out_min,
+                                            a.out_max, in(0), filter, bias, out, 0),
+                node, "deconvolution");
           break;
         }
-        case Op::kAdd: Check(xnn_define_add2(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "add"); break;
-        case Op::kSub: Check(xnn_define_subtract(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "subtract"); break;
-        case Op::kMul: Check(xnn_define_multiply2(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "multiply"); break;
-        case Op::kDiv: Check(xnn_define_divide(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "divide"); break;
+        case Op::kResizeBilinear: {
+          // XNNPACK's default is TF's half_pixel_centers; its legacy mode is TF's default (neither flag).
+          const uint32_t flags = a.align_corners        ? XNN_FLAG_ALIGN_CORNERS
+                                 : a.half_pixel_centers ? 0
+                                                        : XNN_FLAG_TENSORFLOW_LEGACY_MODE;
+          Check(xnn_define_static_resize_bilinear_2d(sg, a.resize_h, a.resize_w, in(0), out, flags), node,
+                "resize bilinear");
+          break;
+        }
+        case Op::kFullyConnected: {
+          if (!g.IsConstant(node.inputs[1]))
+            throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': weights must be constant");
+          const Shape& ws = values[node.inputs[1]].shape;
+          const uint32_t bias =
+              node.inputs.size() > 2 ? in(2) : define_static(node, {ws[1]}, pack(std::vector<float>(ws[1], 0.f)));
+          Check(
+              xnn_define_fully_connected(sg, a.out_min, a.out_max, in(0), in(1), bias, out, XNN_FLAG_TRANSPOSE_WEIGHTS),
+              node, "fully connected");
+          break;
+        }
+        case Op::kAdd:
+          Check(xnn_define_add2(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "add");
+          break;
+        case Op::kSub:
+          Check(xnn_define_subtract(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "subtract");
+          break;
+        case Op::kMul:
+          Check(xnn_define_multiply2(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "multiply");
+          break;
+        case Op::kDiv:
+          Check(xnn_define_divide(sg, a.out_min, a.out_max, in(0), in(1), out, 0), node, "divide");
+          break;
         case Op::kMaximum:
         case Op::kMinimum: {
           // maximum2/minimum2 carry no output range: apply a fused one as a separate clamp.
@@ -236,7 +289,8 @@ void Executor::Build() {
           uint32_t tmp = out;
           if (ranged) {
             const auto dims = Dims(values[node.output].shape);
-            Check(xnn_define_tensor_value(sg, xnn_datatype_fp32, dims.size(), dims.data(), nullptr, XNN_INVALID_VALUE_ID, 0, &tmp),
+            Check(xnn_define_tensor_value(sg, xnn_datatype_fp32, dims.size(), dims.data(), nullptr,
+                                          XNN_INVALID_VALUE_ID, 0, &tmp),
                   node, "an intermediate tensor");
           }
           Check(node.op == Op::kMaximum ? xnn_define_maximum2(sg, in(0), in(1), tmp, 0)
@@ -245,13 +299,27 @@ void Executor::Build() {
           if (ranged) Check(xnn_define_clamp(sg, a.out_min, a.out_max, tmp, out, 0), node, "clamp");
           break;
         }
-        case Op::kClamp: Check(xnn_define_clamp(sg, a.out_min, a.out_max, in(0), out, 0), node, "clamp"); break;
-        case Op::kPRelu: Check(xnn_define_prelu(sg, in(0), in(1), out, 0), node, "prelu"); break;
-        case Op::kSigmoid: Check(xnn_define_sigmoid(sg, in(0), out, 0), node, "sigmoid"); break;
-        case Op::kSoftmax: Check(xnn_define_softmax(sg, in(0), out, 0), node, "softmax"); break;
-        case Op::kAbs: Check(xnn_define_abs(sg, in(0), out, 0), node, "abs"); break;
-        case Op::kSquare: Check(xnn_define_square(sg, in(0), out, 0), node, "square"); break;
-        case Op::kNegate: Check(xnn_define_negate(sg, in(0), out, 0), node, "negate"); break;
+        case Op::kClamp:
+          Check(xnn_define_clamp(sg, a.out_min, a.out_max, in(0), out, 0), node, "clamp");
+          break;
+        case Op::kPRelu:
+          Check(xnn_define_prelu(sg, in(0), in(1), out, 0), node, "prelu");
+          break;
+        case Op::kSigmoid:
+          Check(xnn_define_sigmoid(sg, in(0), out, 0), node, "sigmoid");
+          break;
+        case Op::kSoftmax:
+          Check(xnn_define_softmax(sg, in(0), out, 0), node, "softmax");
+          break;
+        case Op::kAbs:
+          Check(xnn_define_abs(sg, in(0), out, 0), node, "abs");
+          break;
+        case Op::kSquare:
+          Check(xnn_define_square(sg, in(0), out, 0), node, "square");
+          break;
+        case Op::kNegate:
+          Check(xnn_define_negate(sg, in(0), out, 0), node, "negate");
+          break;
         case Op::kMaxPool2D:
           Check(xnn_define_max_pooling_2d(sg, a.pad.top, a.pad.right, a.pad.bottom, a.pad.left, a.kernel_h, a.kernel_w,
                                           a.stride_h, a.stride_w, 1, 1, a.out_min, a.out_max, in(0), out, 0),
@@ -263,7 +331,8 @@ void Executor::Build() {
                 node, "average pooling");
           break;
         case Op::kGlobalAvgPool2D:
-          Check(xnn_define_global_average_pooling_2d(sg, a.out_min, a.out_max, in(0), out, 0), node, "global average pooling");
+          Check(xnn_define_global_average_pooling_2d(sg, a.out_min, a.out_max, in(0), out, 0), node,
+                "global average pooling");
           break;
         case Op::kPad: {
           std::vector<size_t> pre(a.pre_pad.begin(), a.pre_pad.end()), post(a.post_pad.begin(), a.post_pad.end());
@@ -276,7 +345,8 @@ void Executor::Build() {
           break;
         }
         default:
-          throw Error(ErrorCode::kUnsupportedOp, "node '" + node.name + "': op " + OpName(node.op) + " has no XNNPACK lowering");
+          throw Error(ErrorCode::kUnsupportedOp,
+                      "node '" + node.name + "': op " + OpName(node.op) + " has no XNNPACK lowering");
       }
     }
     Check(xnn_create_runtime_v2(sg, pool_, 0, &st.runtime), nodes[st.nodes.front()], "the subgraph");
@@ -356,8 +426,8 @@ std::vector<SecureVector<float>> Executor::Run(const std::vector<const float*>& 
   std::lock_guard<std::mutex> lock(mu_);
   const Graph& g = *graph_;
   if (inputs.size() != g.inputs().size()) {
-    throw Error(ErrorCode::kInvalidArgument, "graph takes " + std::to_string(g.inputs().size()) + " inputs, got " +
-                                                 std::to_string(inputs.size()));
+    throw Error(ErrorCode::kInvalidArgument,
+                "graph takes " + std::to_string(g.inputs().size()) + " inputs, got " + std::to_string(inputs.size()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int v = g.inputs()[i];
@@ -366,7 +436,8 @@ std::vector<SecureVector<float>> Executor::Run(const std::vector<const float*>& 
   for (const auto& st : stages_) {
     if (st->xnn) {
       if (xnn_invoke_runtime(st->runtime) != xnn_status_success) {
-        throw Error(ErrorCode::kRuntime, "XNNPACK failed while running node '" + g.nodes()[st->nodes.front()].name + "'");
+        throw Error(ErrorCode::kRuntime,
+                    "XNNPACK failed while running node '" + g.nodes()[st->nodes.front()].name + "'");
       }
     } else {
       for (int n : st->nodes) RunCpuNode(g.nodes()[n]);
@@ -386,8 +457,10 @@ std::string Executor::PartitionSummary() const {
   std::ostringstream s;
   for (size_t i = 0; i < stages_.size(); ++i) {
     if (i) s << ' ';
-    if (stages_[i]->xnn) s << "xnn(" << stages_[i]->nodes.size() << ')';
-    else s << "cpu(" << OpName(graph_->nodes()[stages_[i]->nodes.front()].op) << ')';
+    if (stages_[i]->xnn)
+      s << "xnn(" << stages_[i]->nodes.size() << ')';
+    else
+      s << "cpu(" << OpName(graph_->nodes()[stages_[i]->nodes.front()].op) << ')';
   }
   return s.str();
 }

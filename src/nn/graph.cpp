@@ -27,30 +27,58 @@ std::string ShapeToString(const Shape& shape) {
 
 const char* OpName(Op op) {
   switch (op) {
-    case Op::kConv2D: return "Conv2D";
-    case Op::kDepthwiseConv2D: return "DepthwiseConv2D";
-    case Op::kFullyConnected: return "FullyConnected";
-    case Op::kAdd: return "Add";
-    case Op::kSub: return "Sub";
-    case Op::kMul: return "Mul";
-    case Op::kDiv: return "Div";
-    case Op::kMaximum: return "Maximum";
-    case Op::kMinimum: return "Minimum";
-    case Op::kClamp: return "Clamp";
-    case Op::kPRelu: return "PRelu";
-    case Op::kSigmoid: return "Sigmoid";
-    case Op::kSoftmax: return "Softmax";
-    case Op::kAbs: return "Abs";
-    case Op::kSquare: return "Square";
-    case Op::kNegate: return "Negate";
-    case Op::kMaxPool2D: return "MaxPool2D";
-    case Op::kAvgPool2D: return "AvgPool2D";
-    case Op::kGlobalAvgPool2D: return "GlobalAvgPool2D";
-    case Op::kPad: return "Pad";
-    case Op::kReshape: return "Reshape";
-    case Op::kConcat: return "Concat";
-    case Op::kReduceSum: return "ReduceSum";
-    case Op::kRsqrt: return "Rsqrt";
+    case Op::kConv2D:
+      return "Conv2D";
+    case Op::kDepthwiseConv2D:
+      return "DepthwiseConv2D";
+    case Op::kFullyConnected:
+      return "FullyConnected";
+    case Op::kAdd:
+      return "Add";
+    case Op::kSub:
+      return "Sub";
+    case Op::kMul:
+      return "Mul";
+    case Op::kDiv:
+      return "Div";
+    case Op::kMaximum:
+      return "Maximum";
+    case Op::kMinimum:
+      return "Minimum";
+    case Op::kClamp:
+      return "Clamp";
+    case Op::kPRelu:
+      return "PRelu";
+    case Op::kSigmoid:
+      return "Sigmoid";
+    case Op::kSoftmax:
+      return "Softmax";
+    case Op::kAbs:
+      return "Abs";
+    case Op::kSquare:
+      return "Square";
+    case Op::kNegate:
+      return "Negate";
+    case Op::kMaxPool2D:
+      return "MaxPool2D";
+    case Op::kAvgPool2D:
+      return "AvgPool2D";
+    case Op::kGlobalAvgPool2D:
+      return "GlobalAvgPool2D";
+    case Op::kPad:
+      return "Pad";
+    case Op::kReshape:
+      return "Reshape";
+    case Op::kConcat:
+      return "Concat";
+    case Op::kReduceSum:
+      return "ReduceSum";
+    case Op::kRsqrt:
+      return "Rsqrt";
+    case Op::kResizeBilinear:
+      return "ResizeBilinear";
+    case Op::kDeconv2D:
+      return "Deconv2D";
   }
   return "?";
 }
@@ -86,9 +114,11 @@ void CheckShape(const std::string& name, const Shape& shape) {
   constexpr int64_t kMaxDim = int64_t{1} << 24, kMaxElements = int64_t{1} << 28;
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0 || d > kMaxDim) throw Error(ErrorCode::kModelFormat, "'" + name + "': dimension " + std::to_string(d) + " out of range");
+    if (d < 0 || d > kMaxDim)
+      throw Error(ErrorCode::kModelFormat, "'" + name + "': dimension " + std::to_string(d) + " out of range");
     n *= d;
-    if (n > kMaxElements) throw Error(ErrorCode::kModelFormat, "'" + name + "': tensor too large " + ShapeToString(shape));
+    if (n > kMaxElements)
+      throw Error(ErrorCode::kModelFormat, "'" + name + "': tensor too large " + ShapeToString(shape));
   }
 }
 }  // namespace
@@ -143,7 +173,8 @@ Shape Graph::InferShape(const Node& n) const {
     case Op::kDepthwiseConv2D: {
       const Shape& x = in(0);
       const Shape& f = in(1);
-      if (x.size() != 4 || f.size() != 4) Fail(n, "expects 4-D input and filter, got " + ShapeToString(x) + " and " + ShapeToString(f));
+      if (x.size() != 4 || f.size() != 4)
+        Fail(n, "expects 4-D input and filter, got " + ShapeToString(x) + " and " + ShapeToString(f));
       if (f[2] != x[3]) Fail(n, "filter " + ShapeToString(f) + " does not match input channels " + ShapeToString(x));
       const int64_t out_c = n.op == Op::kConv2D ? f[3] : f[2] * f[3];
       if (n.inputs.size() > 2 && NumElements(in(2)) != out_c) Fail(n, "bias size does not match output channels");
@@ -153,11 +184,17 @@ Shape Graph::InferShape(const Node& n) const {
     case Op::kFullyConnected: {
       Shape x = in(0);
       const Shape& w = in(1);
-      if (x.empty() || w.size() != 2 || x.back() != w[0]) Fail(n, "input " + ShapeToString(x) + " does not match weights " + ShapeToString(w));
+      if (x.empty() || w.size() != 2 || x.back() != w[0])
+        Fail(n, "input " + ShapeToString(x) + " does not match weights " + ShapeToString(w));
       x.back() = w[1];
       return x;
     }
-    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMaximum: case Op::kMinimum: {
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kMaximum:
+    case Op::kMinimum: {
       const Shape& x = in(0);
       const Shape& y = in(1);
       const size_t r = std::max(x.size(), y.size());
@@ -165,7 +202,8 @@ Shape Graph::InferShape(const Node& n) const {
       for (size_t i = 0; i < r; ++i) {
         const int64_t dx = i < r - x.size() ? 1 : x[i - (r - x.size())];
         const int64_t dy = i < r - y.size() ? 1 : y[i - (r - y.size())];
-        if (dx != dy && dx != 1 && dy != 1) Fail(n, "cannot broadcast " + ShapeToString(x) + " with " + ShapeToString(y));
+        if (dx != dy && dx != 1 && dy != 1)
+          Fail(n, "cannot broadcast " + ShapeToString(x) + " with " + ShapeToString(y));
         out[i] = std::max(dx, dy);
       }
       return out;
@@ -173,7 +211,12 @@ Shape Graph::InferShape(const Node& n) const {
     case Op::kPRelu:
       if (in(0).empty() || NumElements(in(1)) != in(0).back()) Fail(n, "slope must have one value per channel");
       return in(0);
-    case Op::kClamp: case Op::kSigmoid: case Op::kSoftmax: case Op::kAbs: case Op::kSquare: case Op::kNegate:
+    case Op::kClamp:
+    case Op::kSigmoid:
+    case Op::kSoftmax:
+    case Op::kAbs:
+    case Op::kSquare:
+    case Op::kNegate:
     case Op::kRsqrt:
       return in(0);
     case Op::kMaxPool2D:
@@ -201,7 +244,8 @@ Shape Graph::InferShape(const Node& n) const {
       for (int64_t d : a.new_shape) {
         if (d < 0 || d > (int64_t{1} << 28)) Fail(n, "bad reshape dimension");
       }
-      if (NumElements(a.new_shape) != NumElements(in(0))) Fail(n, "cannot reshape " + ShapeToString(in(0)) + " to " + ShapeToString(a.new_shape));
+      if (NumElements(a.new_shape) != NumElements(in(0)))
+        Fail(n, "cannot reshape " + ShapeToString(in(0)) + " to " + ShapeToString(a.new_shape));
       return a.new_shape;
     case Op::kConcat: {
       Shape out = in(0);
@@ -211,19 +255,50 @@ Shape Graph::InferShape(const Node& n) const {
         const Shape& s = in(i);
         if (s.size() != out.size()) Fail(n, "rank mismatch");
         for (size_t d = 0; d < s.size(); ++d) {
-          if (static_cast<int>(d) == axis) out[d] += s[d];
-          else if (s[d] != out[d]) Fail(n, "shape mismatch " + ShapeToString(s));
+          if (static_cast<int>(d) == axis)
+            out[d] += s[d];
+          else if (s[d] != out[d])
+            Fail(n, "shape mismatch " + ShapeToString(s));
         }
       }
       return out;
+    }
+    case Op::kResizeBilinear: {
+      const Shape& x = in(0);
+      if (x.size() != 4) Fail(n, "expects a 4-D input");
+      if (a.resize_h < 1 || a.resize_w < 1 || a.resize_h > 16384 || a.resize_w > 16384)
+        Fail(n, "output size out of range");
+      if (a.align_corners && a.half_pixel_centers) Fail(n, "align_corners and half_pixel_centers are exclusive");
+      return {x[0], a.resize_h, a.resize_w, x[3]};
+    }
+    case Op::kDeconv2D: {
+      const Shape& x = in(0);
+      const Shape& f = in(1);
+      if (x.size() != 4 || f.size() != 4)
+        Fail(n, "expects 4-D input and filter, got " + ShapeToString(x) + " and " + ShapeToString(f));
+      if (f[3] != x[3]) Fail(n, "filter " + ShapeToString(f) + " does not match input channels " + ShapeToString(x));
+      if (n.inputs.size() > 2 && NumElements(in(2)) != f[2]) Fail(n, "bias size does not match output channels");
+      auto size = [&](int64_t i, int k, int s, int pb, int pa, int adj) {
+        if (k < 1 || s < 1 || pb < 0 || pa < 0 || adj < 0 || adj >= s || k > 4096 || s > 4096 || pb > 4096 ||
+            pa > 4096) {
+          Fail(n, "kernel, stride, padding or adjustment out of range");
+        }
+        const int64_t o = (i - 1) * s + k - pb - pa + adj;
+        if (i < 1 || o < 1) Fail(n, "empty output");
+        return o;
+      };
+      return {x[0], size(x[1], a.kernel_h, a.stride_h, a.pad.top, a.pad.bottom, a.adjust_h),
+              size(x[2], a.kernel_w, a.stride_w, a.pad.left, a.pad.right, a.adjust_w), f[2]};
     }
     case Op::kReduceSum: {
       const Shape& x = in(0);
       Shape out;
       for (size_t d = 0; d < x.size(); ++d) {
         const bool reduced = std::count(a.axes.begin(), a.axes.end(), static_cast<int>(d)) > 0;
-        if (!reduced) out.push_back(x[d]);
-        else if (a.keep_dims) out.push_back(1);
+        if (!reduced)
+          out.push_back(x[d]);
+        else if (a.keep_dims)
+          out.push_back(1);
       }
       return out;
     }
@@ -240,7 +315,7 @@ int Graph::AddNode(Op op, const std::string& name, std::vector<int> inputs, Node
   for (int v : node.inputs) {
     if (v < 0 || v >= static_cast<int>(values_.size())) Fail(node, "input value id out of range");
   }
-  if (op == Op::kConv2D || op == Op::kDepthwiseConv2D) {
+  if (op == Op::kConv2D || op == Op::kDepthwiseConv2D || op == Op::kDeconv2D) {
     const Shape& f = values_[node.inputs.at(1)].shape;
     if (f.size() == 4) {
       node.attrs.kernel_h = static_cast<int>(f[0]);
@@ -349,8 +424,16 @@ void Graph::FoldPRelu() {
     return true;
   };
   auto split_const = [&](const Node& n, int* var, int* cst) {
-    if (IsConstant(n.inputs[1]) && !IsConstant(n.inputs[0])) { *var = n.inputs[0]; *cst = n.inputs[1]; return true; }
-    if (IsConstant(n.inputs[0]) && !IsConstant(n.inputs[1])) { *var = n.inputs[1]; *cst = n.inputs[0]; return true; }
+    if (IsConstant(n.inputs[1]) && !IsConstant(n.inputs[0])) {
+      *var = n.inputs[0];
+      *cst = n.inputs[1];
+      return true;
+    }
+    if (IsConstant(n.inputs[0]) && !IsConstant(n.inputs[1])) {
+      *var = n.inputs[1];
+      *cst = n.inputs[0];
+      return true;
+    }
     return false;
   };
   for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -370,8 +453,9 @@ void Graph::FoldPRelu() {
         x = sub->inputs[0];
         if (pos_v == x) {
           extra = 1.f;
-        } else if (Node* relu = producer(pos_v, Op::kClamp);
-                   relu != nullptr && relu->inputs[0] == x && relu->attrs.out_min == 0.f && std::isinf(relu->attrs.out_max)) {
+        } else if (Node* relu = producer(pos_v, Op::kClamp); relu != nullptr && relu->inputs[0] == x &&
+                                                             relu->attrs.out_min == 0.f &&
+                                                             std::isinf(relu->attrs.out_max)) {
           if (only_used_by(relu->output, {&add})) dead.push_back(relu);  // else it stays for its other readers
         } else {
           continue;
@@ -418,7 +502,8 @@ void Graph::FoldClamps() {
       float c = 0.f;
       if (IsConstant(n.inputs[side]) || !IsScalarConstant(n.inputs[1 - side], &c)) continue;
       if (NumElements(values_[n.inputs[1 - side]].shape) > 1 &&
-          values_[n.inputs[side]].shape != values_[n.output].shape) continue;  // constant would broadcast up
+          values_[n.inputs[side]].shape != values_[n.output].shape)
+        continue;  // constant would broadcast up
       NodeAttrs a;
       (n.op == Op::kMaximum ? a.out_min : a.out_max) = c;
       n.op = Op::kClamp;
@@ -428,8 +513,9 @@ void Graph::FoldClamps() {
     }
   }
   auto fusable = [](Op op) {
-    return op == Op::kConv2D || op == Op::kDepthwiseConv2D || op == Op::kFullyConnected || IsBinary(op) ||
-           op == Op::kClamp || op == Op::kMaxPool2D || op == Op::kAvgPool2D || op == Op::kGlobalAvgPool2D;
+    return op == Op::kConv2D || op == Op::kDepthwiseConv2D || op == Op::kDeconv2D || op == Op::kFullyConnected ||
+           IsBinary(op) || op == Op::kClamp || op == Op::kMaxPool2D || op == Op::kAvgPool2D ||
+           op == Op::kGlobalAvgPool2D;
   };
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& clamp = nodes_[i];

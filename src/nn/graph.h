@@ -21,17 +21,30 @@ enum class Op {
   kConv2D,           // inputs: x, filter HWIO, [bias]
   kDepthwiseConv2D,  // inputs: x, filter HWIM, [bias]
   kFullyConnected,   // inputs: x [.., in], weights [in, out], [bias]
-  kAdd, kSub, kMul, kDiv, kMaximum, kMinimum,  // broadcasting binary ops
-  kClamp,            // attrs.out_min/out_max (ReLU, ReLU6, Minimum/Maximum with a constant)
-  kPRelu,            // inputs: x, slope [C]
-  kSigmoid, kSoftmax, kAbs, kSquare, kNegate,
-  kMaxPool2D, kAvgPool2D,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMaximum,
+  kMinimum,  // broadcasting binary ops
+  kClamp,    // attrs.out_min/out_max (ReLU, ReLU6, Minimum/Maximum with a constant)
+  kPRelu,    // inputs: x, slope [C]
+  kSigmoid,
+  kSoftmax,
+  kAbs,
+  kSquare,
+  kNegate,
+  kMaxPool2D,
+  kAvgPool2D,
   kGlobalAvgPool2D,  // mean over H and W, output [N,1,1,C]
   kPad,              // constant padding, attrs.pre_pad/post_pad per dim
   kReshape,          // attrs.new_shape (fully specified)
   kConcat,           // attrs.axis  (CPU step: not in Debian's XNNPACK)
   kReduceSum,        // attrs.axes, attrs.keep_dims (CPU step)
   kRsqrt,            // (CPU step)
+  kResizeBilinear,   // attrs.resize_h/resize_w, align_corners, half_pixel_centers (TF semantics)
+  kDeconv2D,         // transposed convolution; inputs: x, filter [H,W,out,in] (TF's
+                     // Conv2DBackpropInput layout), [bias]; attrs.stride/pad/adjust
 };
 const char* OpName(Op op);
 
@@ -54,23 +67,29 @@ struct NodeAttrs {
   int axis = 0;
   std::vector<int> axes;
   bool keep_dims = false;
+  // Resize.
+  int resize_h = 0, resize_w = 0;
+  bool align_corners = false, half_pixel_centers = false;
+  // Transposed convolution: output rows added after the padded-away ones so the output reaches
+  // the size TF asked for (0 <= adjust < stride).
+  int adjust_h = 0, adjust_w = 0;
 };
 
 struct Value {
   std::string name;
   Shape shape;
-  int producer = -1;           // node index, -1 for inputs and constants
-  int const_index = -1;        // index into Graph::constants, -1 if not constant
+  int producer = -1;     // node index, -1 for inputs and constants
+  int const_index = -1;  // index into Graph::constants, -1 if not constant
   bool is_input = false;
 };
 
 struct Node {
   Op op;
-  std::string name;            // source node name, for errors
-  std::vector<int> inputs;     // value ids
-  int output = -1;             // value id
+  std::string name;         // source node name, for errors
+  std::vector<int> inputs;  // value ids
+  int output = -1;          // value id
   NodeAttrs attrs;
-  bool removed = false;        // folded away by a rewrite
+  bool removed = false;  // folded away by a rewrite
 };
 
 class Graph {

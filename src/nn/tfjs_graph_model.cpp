@@ -50,7 +50,8 @@ struct TfNode {
     std::vector<int64_t> v;
     const json* a = Attr(key);
     if (a && a->contains("list") && a->at("list").contains("i")) {
-      for (const auto& x : a->at("list").at("i")) v.push_back(x.is_string() ? std::stoll(x.get<std::string>()) : x.get<int64_t>());
+      for (const auto& x : a->at("list").at("i"))
+        v.push_back(x.is_string() ? std::stoll(x.get<std::string>()) : x.get<int64_t>());
     }
     return v;
   }
@@ -94,7 +95,8 @@ class Translator {
 
   std::shared_ptr<Graph> Run(const std::vector<std::pair<std::string, std::string>>& outputs) {
     for (const auto& [key, node] : outputs) {
-      if (!nodes_.count(node)) throw Error(ErrorCode::kModelFormat, "output '" + key + "' names no node ('" + node + "')");
+      if (!nodes_.count(node))
+        throw Error(ErrorCode::kModelFormat, "output '" + key + "' names no node ('" + node + "')");
       const Operand o = Get(node);
       if (o.value < 0) throw Error(ErrorCode::kModelFormat, "output '" + key + "' is not a float tensor");
       graph_->AddOutput(o.value, key);
@@ -171,6 +173,13 @@ class Translator {
     }
   }
 
+  // A size read from a (possibly hostile) constant: converting an out-of-range float to an
+  // integer is undefined, so anything that is not a plausible dimension is refused first.
+  static int64_t SizeValue(const TfNode& n, float v) {
+    if (!(v >= 0.f && v <= 16777216.f)) n.Fail("size out of range");
+    return static_cast<int64_t>(v);
+  }
+
   // Applies a fused activation from `fused_ops` (after BiasAdd) to value v.
   int Activation(const TfNode& n, int v, const std::string& act, size_t alpha_input) {
     NodeAttrs a;
@@ -190,7 +199,8 @@ class Translator {
       return graph_->AddNode(Op::kPRelu, n.name, {v, slope});
     }
     if (act.empty()) return v;
-    throw Error(ErrorCode::kUnsupportedOp, "node '" + n.name + "' (" + n.op + "): fused activation '" + act + "' is not supported");
+    throw Error(ErrorCode::kUnsupportedOp,
+                "node '" + n.name + "' (" + n.op + "): fused activation '" + act + "' is not supported");
   }
 
   Operand Translate(const TfNode& n) {
@@ -242,6 +252,55 @@ class Translator {
       const int y = graph_->AddNode(dw ? Op::kDepthwiseConv2D : Op::kConv2D, n.name, ins, a);
       return Value(Activation(n, y, act, 3));
     }
+    if (op == "Conv2DBackpropInput") {
+      // Inputs: the output size [N,H,W,C] asked for, the forward convolution's filter
+      // [H,W,out,in], and the data. The padding is the forward convolution's (from the output
+      // size), and the rows it cannot account for are added back as an adjustment.
+      const Operand& sizes = ConstIn(n, 0);
+      const Operand& f = ConstIn(n, 1);
+      const int x = InValue(n, 2);
+      if (sizes.data.size() != 4 || f.shape.size() != 4) n.Fail("needs a 4-value output size and a 4-D filter");
+      const auto dil = n.Ints("dilations");
+      if (dil.size() == 4 && (dil[1] != 1 || dil[2] != 1)) n.Fail("dilated transposed convolution is not supported");
+      const Shape want = {SizeValue(n, sizes.data[0]), SizeValue(n, sizes.data[1]), SizeValue(n, sizes.data[2]),
+                          SizeValue(n, sizes.data[3])};
+      NodeAttrs a;
+      Window(n, want, static_cast<int>(f.shape[0]), static_cast<int>(f.shape[1]), &a);
+      const Shape& xs = graph_->values()[x].shape;
+      if (xs.size() != 4) n.Fail("input must be 4-D");
+      const int64_t rows = (xs[1] - 1) * a.stride_h + a.kernel_h - a.pad.top - a.pad.bottom;
+      const int64_t cols = (xs[2] - 1) * a.stride_w + a.kernel_w - a.pad.left - a.pad.right;
+      if (want[1] < rows || want[1] - rows >= a.stride_h || want[2] < cols || want[2] - cols >= a.stride_w) {
+        n.Fail("output size " + ShapeToString(want) + " does not fit the input " + ShapeToString(xs));
+      }
+      a.adjust_h = static_cast<int>(want[1] - rows);
+      a.adjust_w = static_cast<int>(want[2] - cols);
+      const int y = graph_->AddNode(Op::kDeconv2D, n.name, {x, AsValue(n.inputs[1], In(n, 1))}, a);
+      if (graph_->values()[y].shape != want)
+        n.Fail("output shape " + ShapeToString(graph_->values()[y].shape) + " is not " + ShapeToString(want));
+      return Value(y);
+    }
+    if (op == "ResizeBilinear") {
+      const int x = InValue(n, 0);
+      const Operand& size = ConstIn(n, 1);
+      if (size.data.size() != 2) n.Fail("size must have 2 values");
+      NodeAttrs a;
+      a.resize_h = static_cast<int>(SizeValue(n, size.data[0]));
+      a.resize_w = static_cast<int>(SizeValue(n, size.data[1]));
+      a.align_corners = n.Bool("align_corners");
+      a.half_pixel_centers = n.Bool("half_pixel_centers");
+      return Value(graph_->AddNode(Op::kResizeBilinear, n.name, {x}, a));
+    }
+    if (op == "AddN") {
+      // A chain of two-input adds: XNNPACK has no n-ary add, and N is small (2 in the models).
+      if (n.inputs.empty()) n.Fail("needs at least one input");
+      int sum = InValue(n, 0);
+      for (size_t i = 1; i < n.inputs.size(); ++i) {
+        sum = graph_->AddNode(Op::kAdd, i + 1 == n.inputs.size() ? n.name : n.name + "/" + std::to_string(i),
+                              {sum, InValue(n, i)});
+      }
+      return Value(sum);
+    }
     if (op == "MatMul" || op == "_FusedMatMul") {
       if (n.Bool("transpose_a")) n.Fail("transpose_a is not supported");
       const int x = InValue(n, 0);
@@ -268,16 +327,20 @@ class Translator {
       return Value(Activation(n, graph_->AddNode(Op::kFullyConnected, n.name, ins), act, 3));
     }
     static const std::map<std::string, Op> kBinary = {
-        {"Add", Op::kAdd}, {"AddV2", Op::kAdd}, {"BiasAdd", Op::kAdd}, {"Sub", Op::kSub}, {"Mul", Op::kMul},
-        {"RealDiv", Op::kDiv}, {"Div", Op::kDiv}, {"Maximum", Op::kMaximum}, {"Minimum", Op::kMinimum}};
+        {"Add", Op::kAdd}, {"AddV2", Op::kAdd},       {"BiasAdd", Op::kAdd},
+        {"Sub", Op::kSub}, {"Mul", Op::kMul},         {"RealDiv", Op::kDiv},
+        {"Div", Op::kDiv}, {"Maximum", Op::kMaximum}, {"Minimum", Op::kMinimum}};
     if (auto b = kBinary.find(op); b != kBinary.end()) {
       Operand& l = In(n, 0);
       Operand& r = In(n, 1);
       if (l.is_const && r.is_const) return FoldBinary(n, b->second, l, r);
       return Value(graph_->AddNode(b->second, n.name, {InValue(n, 0), InValue(n, 1)}));
     }
-    static const std::map<std::string, Op> kUnary = {{"Sigmoid", Op::kSigmoid}, {"Abs", Op::kAbs}, {"Square", Op::kSquare},
-                                                      {"Neg", Op::kNegate}, {"Rsqrt", Op::kRsqrt}};
+    static const std::map<std::string, Op> kUnary = {{"Sigmoid", Op::kSigmoid},
+                                                     {"Abs", Op::kAbs},
+                                                     {"Square", Op::kSquare},
+                                                     {"Neg", Op::kNegate},
+                                                     {"Rsqrt", Op::kRsqrt}};
     if (auto u = kUnary.find(op); u != kUnary.end()) return Value(graph_->AddNode(u->second, n.name, {InValue(n, 0)}));
     if (op == "Relu" || op == "Relu6") return Value(Activation(n, InValue(n, 0), op, 0));
     if (op == "Prelu") return Value(Activation(n, InValue(n, 0), "Prelu", 1));
@@ -329,8 +392,9 @@ class Translator {
       } else {
         auto dims = n.Ints("squeeze_dims");
         for (size_t d = 0; d < in.size(); ++d) {
-          const bool listed = std::count(dims.begin(), dims.end(), static_cast<int64_t>(d)) ||
-                              std::count(dims.begin(), dims.end(), static_cast<int64_t>(d) - static_cast<int64_t>(in.size()));
+          const bool listed =
+              std::count(dims.begin(), dims.end(), static_cast<int64_t>(d)) ||
+              std::count(dims.begin(), dims.end(), static_cast<int64_t>(d) - static_cast<int64_t>(in.size()));
           if ((dims.empty() && in[d] == 1) || (listed && in[d] == 1)) continue;
           a.new_shape.push_back(in[d]);
         }
@@ -341,11 +405,13 @@ class Translator {
       const int x = InValue(n, 0);
       const Shape& in = graph_->values()[x].shape;
       std::vector<int> axes;
-      for (float f : ConstIn(n, 1).data) axes.push_back(f < 0 ? static_cast<int>(f) + static_cast<int>(in.size()) : static_cast<int>(f));
+      for (float f : ConstIn(n, 1).data)
+        axes.push_back(f < 0 ? static_cast<int>(f) + static_cast<int>(in.size()) : static_cast<int>(f));
       std::sort(axes.begin(), axes.end());
       const bool keep = n.Bool("keep_dims");
       if (op == "Mean") {
-        if (in.size() != 4 || axes != std::vector<int>{1, 2}) n.Fail("Mean is supported over the spatial axes of NHWC only");
+        if (in.size() != 4 || axes != std::vector<int>{1, 2})
+          n.Fail("Mean is supported over the spatial axes of NHWC only");
         const int y = graph_->AddNode(Op::kGlobalAvgPool2D, n.name, {x});
         if (keep) return Value(y);
         NodeAttrs a;
@@ -380,13 +446,26 @@ class Translator {
     for (size_t i = 0; i < count; ++i) {
       const float a = l.data[ls ? 0 : i], b = r.data[rs ? 0 : i];
       switch (op) {
-        case Op::kAdd: o.data[i] = a + b; break;
-        case Op::kSub: o.data[i] = a - b; break;
-        case Op::kMul: o.data[i] = a * b; break;
-        case Op::kDiv: o.data[i] = a / b; break;
-        case Op::kMaximum: o.data[i] = std::max(a, b); break;
-        case Op::kMinimum: o.data[i] = std::min(a, b); break;
-        default: n.Fail("cannot fold");
+        case Op::kAdd:
+          o.data[i] = a + b;
+          break;
+        case Op::kSub:
+          o.data[i] = a - b;
+          break;
+        case Op::kMul:
+          o.data[i] = a * b;
+          break;
+        case Op::kDiv:
+          o.data[i] = a / b;
+          break;
+        case Op::kMaximum:
+          o.data[i] = std::max(a, b);
+          break;
+        case Op::kMinimum:
+          o.data[i] = std::min(a, b);
+          break;
+        default:
+          n.Fail("cannot fold");
       }
     }
     return o;
@@ -405,8 +484,9 @@ class Translator {
 namespace {
 
 // `path` names the model in errors and locates its shards; `read` fetches shard bytes.
-std::shared_ptr<Graph> LoadFromText(const std::string& text, const std::string& path, const WeightStore::ShardReader& read,
-                                    const TfjsLoadOptions& options, std::vector<std::string>* files) {
+std::shared_ptr<Graph> LoadFromText(const std::string& text, const std::string& path,
+                                    const WeightStore::ShardReader& read, const TfjsLoadOptions& options,
+                                    std::vector<std::string>* files) {
   json model;
   try {
     model = json::parse(text);
@@ -415,7 +495,8 @@ std::shared_ptr<Graph> LoadFromText(const std::string& text, const std::string& 
   }
   try {
     if (!model.is_object() || !model.contains("modelTopology") || !model.contains("weightsManifest")) {
-      throw Error(ErrorCode::kModelFormat, "'" + path + "' is not a TF.js graph model (no modelTopology/weightsManifest)");
+      throw Error(ErrorCode::kModelFormat,
+                  "'" + path + "' is not a TF.js graph model (no modelTopology/weightsManifest)");
     }
     const auto slash = path.find_last_of('/');
     const WeightStore weights =
@@ -436,7 +517,8 @@ std::shared_ptr<Graph> LoadFromText(const std::string& text, const std::string& 
     if (outputs.empty()) {
       std::set<std::string> read;
       for (const auto& n : model.at("modelTopology").at("node")) {
-        if (n.contains("input")) for (const auto& i : n.at("input")) read.insert(StripPort(i.get<std::string>()));
+        if (n.contains("input"))
+          for (const auto& i : n.at("input")) read.insert(StripPort(i.get<std::string>()));
       }
       for (const auto& n : model.at("modelTopology").at("node")) {
         const std::string name = n.at("name").get<std::string>();
@@ -461,7 +543,8 @@ std::shared_ptr<Graph> LoadTfjsGraphModel(const std::string& path, const TfjsLoa
   return LoadFromText(ReadFileBytes(path), path, {}, options, files);
 }
 
-std::shared_ptr<Graph> LoadTfjsGraphModelFromMemory(const std::string& text, const std::map<std::string, std::string>& shards,
+std::shared_ptr<Graph> LoadTfjsGraphModelFromMemory(const std::string& text,
+                                                    const std::map<std::string, std::string>& shards,
                                                     const TfjsLoadOptions& options) {
   auto read = [&](const std::string& path) {
     const std::string name = path.rfind("./", 0) == 0 ? path.substr(2) : path;

@@ -171,10 +171,11 @@ int EvalImagesMode(const Args& args) {
     vals["silhouette_cut"].push_back(p.cues.silhouette_cut);
   }
   json pct;
-  for (auto& [k, v] : vals) {
+  for (auto& [name, values] : vals) {
+    auto& v = values;  // a plain reference: clang 14 cannot capture a structured binding
     std::sort(v.begin(), v.end());
     auto q = [&](double f) { return v.empty() ? 0.f : v[static_cast<size_t>(f * static_cast<double>(v.size() - 1))]; };
-    pct[k] = {{"p01", q(0.01)}, {"p05", q(0.05)}, {"p50", q(0.5)}, {"p95", q(0.95)}, {"p99", q(0.99)}};
+    pct[name] = {{"p01", q(0.01)}, {"p05", q(0.05)}, {"p50", q(0.5)}, {"p95", q(0.95)}, {"p99", q(0.99)}};
   }
   json j = {{"images", n},        {"no_face", no_face},
             {"flagged", flagged}, {"flagged_rate", n ? static_cast<double>(flagged) / n : 0.0},

@@ -59,14 +59,16 @@ load: build
 eval: build
 	./$(BUILD_DIR)/idmatch eval --pairs $(SHARED)/data/faces/lfw_view2/pairs.csv --roc docs/lfw_roc.svg
 
-# libFuzzer targets (clang, ASan + UBSan; fuzz/), each run for FUZZ_SECONDS (default 30) on one
-# core. Only the engine library and the targets are built (not the CLI or the tools).
+# libFuzzer targets (fuzz/), each run for FUZZ_SECONDS (default 30) on one core. They live in the
+# asan build (clang-14, ASan + UBSan, engine compiled with fuzzer coverage): one sanitizer build
+# serves both the ASan test suite and the fuzzers.
 fuzz: deps
-	@cmake --preset fuzz -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
-	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30) SHARED=$(SHARED) ./fuzz/run_fuzz.sh
+	@cmake --preset asan -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
+	@cmake --build build-asan -j$(JOBS) --target fuzz_targets
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30) BUILD=$(CURDIR)/build-asan SHARED=$(SHARED) ./fuzz/run_fuzz.sh
 
-# The CI share of fuzzing (part of make test): every target for 30 s.
+# The CI share of fuzzing (part of make test, after test-asan has built build-asan): every target
+# for 30 s.
 test-fuzz:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
@@ -88,4 +90,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf build build-debug build-asan build-fuzz build-tsan
+	rm -rf build build-debug build-asan build-tsan

@@ -2,13 +2,13 @@
 # `make fuzz` / `make test-fuzz`: seed a corpus per target, run each target for FUZZ_SECONDS
 # (default 30) on one core, keep any crash as fuzz/crashes/<target>-<hash> (each becomes a case in
 # tests/fuzz_regression_test.cpp; see docs/threat-model.md).
-#   FUZZ_TARGETS="mrz_fuzz http_fuzz"   run only these (default: every build-fuzz/fuzz/*_fuzz)
-#   BUILD=... SHARED=...                build dir (build-fuzz) and shared data (../shared)
+#   FUZZ_TARGETS="mrz_fuzz http_fuzz"   run only these (default: every build-asan/fuzz/*_fuzz)
+#   BUILD=... SHARED=...                build dir (build-asan) and shared data (../shared)
 # The corpus lives in $BUILD/corpus (nothing from ../shared is copied into the repository).
 # A target's extra libFuzzer flags are in fuzz/<target>.options. Summary: $BUILD/fuzz-summary.txt.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-fuzz}
+BUILD=${BUILD:-$ROOT/build-asan}
 SHARED=${SHARED:-$ROOT/../shared}
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 MODELS=$ROOT/models/node_modules/@vladmandic

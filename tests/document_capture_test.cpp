@@ -20,6 +20,7 @@
 #include "document/document.h"
 #include "document/layout.h"
 #include "document/mrz_ocr.h"
+#include "document/report_json.h"
 #include "face/analyzer.h"
 #include "test_util.h"
 
@@ -50,8 +51,8 @@ cv::Mat SyntheticPortrait() {
 
 TEST(DocumentLayout, ShipsEveryRequiredType) {
   const auto& l = Layouts();
-  for (const char* id : {"kr_resident_registration", "kr_driver_license", "kr_residence_card_2023", "kr_residence_card_old",
-                         "passport_td3", "id_card_td1", "id_card_td2"}) {
+  for (const char* id : {"kr_resident_registration", "kr_driver_license", "kr_residence_card_2023",
+                         "kr_residence_card_old", "passport_td3", "id_card_td1", "id_card_td2"}) {
     const DocumentLayout* x = FindLayout(l, id);
     ASSERT_NE(x, nullptr) << id;
     EXPECT_GT(x->portrait.w, 0) << id;
@@ -127,11 +128,46 @@ TEST(DocumentCapture, FindsAndClassifiesGeneratedCards) {
     }
   }
   std::printf("[document capture] %d generated captures: card found %d, type right %d\n", n, found, typed);
-  // Where it stands, not the target (>= 98%): measured 21/28 found, 20/28 typed. The
-  // misses are cards whose outline merges with clutter or whose header band is taken for the
-  // edge (docs/documents.md). Raise these as detection improves.
-  EXPECT_GE(found, n * 7 / 10);
-  EXPECT_GE(typed, n * 65 / 100);
+  // A small sample with synthetic portraits (the issue's >= 98% is measured on >= 500 LFW
+  // captures by DocumentEval.GeneratedCardsFoundAndTyped): measured 28/28 found and 27-28/28
+  // typed since the line hypotheses (was 21 and 20; runs differ slightly because the capture
+  // noise is drawn from OpenCV's per-thread RNG). One miss of slack on each.
+  EXPECT_GE(found, n - 1);
+  EXPECT_GE(typed, n - 2);
+}
+
+// The 2023 residence card's QR code (invented content) is decoded on a captured card, and only
+// the fact that it decoded is reported: the content appears nowhere in the JSON output. Layouts
+// without a QR code never report one.
+TEST(DocumentCapture, QrCodeIsReadButItsContentNeverReported) {
+  const auto* l = FindLayout(Layouts(), "kr_residence_card_2023");
+  ASSERT_NE(l, nullptr);
+  int read = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    const GeneratedCard card = RenderCard(*l, SyntheticPortrait(), seed);
+    ASSERT_FALSE(card.qr_text.empty());
+    // The printed card itself, then a capture (perspective, halftone, blur, noise, JPEG; no
+    // glare, which can legitimately wash a QR code out).
+    DocumentOptions opt;
+    opt.read_mrz = false;
+    CaptureOptions co;
+    co.glare = false;
+    const CapturedCard cap = SimulateCapture(card.rgb, seed * 13 + 1, co);
+    const DocumentReport r = AnalyzeDocument(cap.rgb, Layouts(), nullptr, opt);
+    read += r.qr_read;
+    EXPECT_EQ(r.classification.type, l->id) << "seed " << seed;
+    const std::string json = DocumentReportJson(r).dump();
+    EXPECT_NE(json.find("\"qr_read\""), std::string::npos);
+    EXPECT_EQ(json.find(card.qr_text), std::string::npos);
+    // Nor the invented number alone.
+    EXPECT_EQ(json.find(card.qr_text.substr(card.qr_text.find('-') + 1)), std::string::npos);
+  }
+  EXPECT_EQ(read, 3);
+  const auto* other = FindLayout(Layouts(), "kr_resident_registration");
+  const CapturedCard cap = SimulateCapture(RenderCard(*other, SyntheticPortrait(), 2).rgb, 27);
+  DocumentOptions opt;
+  opt.read_mrz = false;
+  EXPECT_FALSE(AnalyzeDocument(cap.rgb, Layouts(), nullptr, opt).qr_read);
 }
 
 TEST(DocumentCapture, NoCardBlankImageAndCardCutInHalfAreCaptureProblems) {
@@ -156,7 +192,8 @@ TEST(DocumentCapture, NoCardBlankImageAndCardCutInHalfAreCaptureProblems) {
   if (test::Exists(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg")) {
     // A face photo is never taken for a known document (a rectangle in its background may be
     // reported as an unknown card: known limitation).
-    r = AnalyzeDocument(LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"), Layouts(), nullptr, opt);
+    r = AnalyzeDocument(LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"), Layouts(), nullptr,
+                        opt);
     EXPECT_TRUE(has(r, kCardNotFound) || r.classification.type == "unknown");
   }
   // A card cut in half by the picture's edge.
@@ -196,7 +233,10 @@ TEST(DocumentMrzOcr, UtopiaAndSpecimens) {
     ++utopia_n;
     const bool exact = r.mrz.lines == std::vector<std::string>{row.at("mrz_line1"), row.at("mrz_line2")};
     utopia += exact;
-    std::printf("  utopia/%-38s %s\n", row.at("file").c_str(), exact ? "exact" : r.found ? "read, differs" : "not located");
+    std::printf("  utopia/%-38s %s\n", row.at("file").c_str(),
+                exact     ? "exact"
+                : r.found ? "read, differs"
+                          : "not located");
     if (std::getenv("IDMATCH_DOC_DEBUG") != nullptr && !exact)
       for (const auto& l : r.mrz.lines) std::printf("      got  %s\n", l.c_str());
   }

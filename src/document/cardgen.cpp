@@ -44,7 +44,8 @@ void HersheyText(cv::Mat& img, const std::string& utf8, const std::string& latin
   int base = 0;
   const cv::Size sz = cv::getTextSize(text, font, 1.0, thickness, &base);
   const double scale = std::min(box.height * 0.75 / sz.height, box.width / static_cast<double>(sz.width));
-  cv::putText(img, text, {box.x, box.y + static_cast<int>(box.height * 0.8)}, font, scale, colour, thickness, cv::LINE_AA);
+  cv::putText(img, text, {box.x, box.y + static_cast<int>(box.height * 0.8)}, font, scale, colour, thickness,
+              cv::LINE_AA);
 }
 
 void DrawText(cv::Mat& img, const std::string& utf8, const std::string& latin, const cv::Rect& box,
@@ -80,8 +81,11 @@ Invented Invent(std::mt19937_64& rng) {
   };
   auto date = [&](int y0, int y1) {
     char b[8];
-    std::snprintf(b, sizeof b, "%02d%02d%02d", static_cast<int>(y0 + rng() % (y1 - y0 + 1)) % 100,
-                  static_cast<int>(1 + rng() % 12), static_cast<int>(1 + rng() % 28));
+    // One draw per statement: argument evaluation order is unspecified, and the same seed must give
+    // the same card whichever compiler built the generator (the draws keep GCC's right-to-left order).
+    const int day = static_cast<int>(1 + rng() % 28), month = static_cast<int>(1 + rng() % 12);
+    const int year = static_cast<int>(y0 + rng() % (y1 - y0 + 1)) % 100;
+    std::snprintf(b, sizeof b, "%02d%02d%02d", year, month, day);
     return std::string(b);
   };
   Invented d;
@@ -112,10 +116,11 @@ std::vector<std::string> MakeMrz(MrzFormat f, const Invented& d) {
   std::vector<std::string> l;
   const std::string sex(1, d.sex);
   if (f == MrzFormat::kTD1) {
-    l = {Pad("I<" + d.country + d.doc_number + "0", 30), Pad(d.birth + "0" + sex + d.expiry + "0" + d.country, 29) + "0",
-         Pad(names, 30)};
+    l = {Pad("I<" + d.country + d.doc_number + "0", 30),
+         Pad(d.birth + "0" + sex + d.expiry + "0" + d.country, 29) + "0", Pad(names, 30)};
   } else if (f == MrzFormat::kTD2) {
-    l = {Pad("I<" + d.country + names, 36), Pad(d.doc_number + "0" + d.country + d.birth + "0" + sex + d.expiry + "0", 35) + "0"};
+    l = {Pad("I<" + d.country + names, 36),
+         Pad(d.doc_number + "0" + d.country + d.birth + "0" + sex + d.expiry + "0", 35) + "0"};
   } else {
     l = {Pad("P<" + d.country + names, 44),
          Pad(d.doc_number + "0" + d.country + d.birth + "0" + sex + d.expiry + "0", 42) + "00"};
@@ -138,15 +143,24 @@ std::string ZoneText(const TextZone& z, const Invented& d, std::string* latin) {
     *latin = d.surname + " " + d.given;
     return d.name_ko + " (" + d.surname + ")";
   }
-  if (z.kind == "name_latin") t = d.surname + " " + d.given;
-  else if (z.kind == "surname_latin") t = d.surname;
-  else if (z.kind == "given_latin") t = d.given;
-  else if (z.kind == "rrn") t = d.rrn;
-  else if (z.kind == "frn") t = d.frn;
-  else if (z.kind == "licence_number") t = d.licence;
-  else if (z.kind == "mrz_number") t = d.doc_number;
-  else if (z.kind == "country") t = d.country;
-  else if (z.kind == "date") t = fmt_date(z.name == "expiry" ? d.expiry : z.name == "birth_date" ? d.birth : d.issue);
+  if (z.kind == "name_latin")
+    t = d.surname + " " + d.given;
+  else if (z.kind == "surname_latin")
+    t = d.surname;
+  else if (z.kind == "given_latin")
+    t = d.given;
+  else if (z.kind == "rrn")
+    t = d.rrn;
+  else if (z.kind == "frn")
+    t = d.frn;
+  else if (z.kind == "licence_number")
+    t = d.licence;
+  else if (z.kind == "mrz_number")
+    t = d.doc_number;
+  else if (z.kind == "country")
+    t = d.country;
+  else if (z.kind == "date")
+    t = fmt_date(z.name == "expiry" ? d.expiry : z.name == "birth_date" ? d.birth : d.issue);
   else if (z.kind == "address_ko") {
     *latin = "SPECIMEN-SI PYOBON-GU";
     return d.address_ko;
@@ -165,15 +179,17 @@ void Guilloche(cv::Mat& card, std::mt19937_64& rng, const cv::Vec3b& base) {
     std::vector<cv::Point> pts;
     for (int x = 0; x <= card.cols; x += 4) {
       const double t = static_cast<double>(x) / card.cols;
-      const double y = card.rows * (0.5 + 0.35 * std::sin(6.283 * f1 * t + ph + k * 0.45) * std::cos(6.283 * f2 * t * 0.3 + k));
+      const double y =
+          card.rows * (0.5 + 0.35 * std::sin(6.283 * f1 * t + ph + k * 0.45) * std::cos(6.283 * f2 * t * 0.3 + k));
       pts.push_back({x, static_cast<int>(y)});
     }
     cv::polylines(card, pts, false, c, 1, cv::LINE_AA);
   }
 }
 
-void DrawQr(cv::Mat& card, const cv::Rect& box, std::mt19937_64& rng) {
-  // Invented content; the reader never logs or keeps what it decodes.
+// Draws a real, decodable QR code of invented content into `box` and returns the content (the
+// reader never logs or keeps what it decodes; the tests check that against this).
+std::string DrawQr(cv::Mat& card, const cv::Rect& box, std::mt19937_64& rng) {
   const std::string content = "SPECIMEN-" + std::to_string(rng() % 1000000000ULL);
   const int side = std::min(box.width, box.height);
   try {
@@ -183,7 +199,9 @@ void DrawQr(cv::Mat& card, const cv::Rect& box, std::mt19937_64& rng) {
         card.at<cv::Vec3b>(box.y + y, box.x + x) = m.get(x, y) ? cv::Vec3b(0, 0, 0) : cv::Vec3b(255, 255, 255);
   } catch (const std::exception&) {
     cv::rectangle(card, box, cv::Scalar(0, 0, 0), 2);
+    return "";
   }
+  return content;
 }
 
 }  // namespace
@@ -212,7 +230,8 @@ GeneratedCard RenderCard(const DocumentLayout& layout, const cv::Mat& face_rgb, 
   const cv::Rect pz = layout.portrait.ToRect(size);
   {
     const double zone_aspect = static_cast<double>(pz.width) / pz.height;
-    const int ch = static_cast<int>(face_rgb.rows * 0.68), cw = std::min(face_rgb.cols, static_cast<int>(ch * zone_aspect));
+    const int ch = static_cast<int>(face_rgb.rows * 0.68),
+              cw = std::min(face_rgb.cols, static_cast<int>(ch * zone_aspect));
     const cv::Rect src((face_rgb.cols - cw) / 2, static_cast<int>(face_rgb.rows * 0.14), cw, ch);
     cv::Mat p;
     cv::resize(face_rgb(src & cv::Rect(0, 0, face_rgb.cols, face_rgb.rows)), p, pz.size(), 0, 0, cv::INTER_AREA);
@@ -237,7 +256,7 @@ GeneratedCard RenderCard(const DocumentLayout& layout, const cv::Mat& face_rgb, 
     const cv::Scalar colour = z.colour ? Col(*z.colour) : cv::Scalar(25, 25, 35);
     DrawText(card, text, latin, z.box.ToRect(size), colour);
   }
-  if (layout.qr) DrawQr(card, layout.qr->ToRect(size), rng);
+  if (layout.qr) out.qr_text = DrawQr(card, layout.qr->ToRect(size), rng);
   if (layout.mrz_format != MrzFormat::kUnknown) {
     out.mrz_lines = MakeMrz(layout.mrz_format, d);
     const cv::Rect mz = layout.mrz.ToRect(size);
@@ -251,9 +270,10 @@ GeneratedCard RenderCard(const DocumentLayout& layout, const cv::Mat& face_rgb, 
   }
   // SPECIMEN / 견본 across the card, in red, over everything but clear of the portrait's face.
   {
-    const int top = layout.mrz_format != MrzFormat::kUnknown ? layout.mrz.ToRect(size).y - size.height / 10 : size.height * 86 / 100;
-    DrawText(card, "SPECIMEN 견본", "SPECIMEN", cv::Rect(size.width * 66 / 100, top, size.width * 30 / 100, size.height / 12),
-             cv::Scalar(200, 30, 30));
+    const int top = layout.mrz_format != MrzFormat::kUnknown ? layout.mrz.ToRect(size).y - size.height / 10
+                                                             : size.height * 86 / 100;
+    DrawText(card, "SPECIMEN 견본", "SPECIMEN",
+             cv::Rect(size.width * 66 / 100, top, size.width * 30 / 100, size.height / 12), cv::Scalar(200, 30, 30));
   }
   // Fine guilloche over the portrait as well (as on real cards).
   cv::Mat over = card(pz);
@@ -304,20 +324,25 @@ CapturedCard SimulateCapture(const cv::Mat& card_in, uint64_t seed, const Captur
   // Background: a table-like texture with clutter.
   cv::Mat photo(o.photo, CV_8UC3);
   {
-    const cv::Scalar base(60 + 120 * u(rng), 50 + 120 * u(rng), 40 + 120 * u(rng));
+    const double b2 = u(rng), b1 = u(rng), b0 = u(rng);  // one draw per statement (see date())
+    const cv::Scalar base(60 + 120 * b0, 50 + 120 * b1, 40 + 120 * b2);
     photo.setTo(base);
     cv::Mat noise(photo.size(), CV_8UC3);
     cv::randn(noise, 0, 12);
     photo += noise;
     if (o.clutter) {
       for (int k = 0; k < 14; ++k) {
-        const cv::Scalar c(255 * u(rng), 255 * u(rng), 255 * u(rng));
-        const cv::Point p(static_cast<int>(u(rng) * photo.cols), static_cast<int>(u(rng) * photo.rows));
+        const double c2 = u(rng), c1 = u(rng), c0 = u(rng);
+        const cv::Scalar c(255 * c0, 255 * c1, 255 * c2);
+        const double py = u(rng), px = u(rng);
+        const cv::Point p(static_cast<int>(px * photo.cols), static_cast<int>(py * photo.rows));
         if (k % 3 == 0) {
           cv::circle(photo, p, static_cast<int>(20 + 80 * u(rng)), c, cv::FILLED, cv::LINE_AA);
         } else if (k % 3 == 1) {
-          cv::line(photo, p, {static_cast<int>(u(rng) * photo.cols), static_cast<int>(u(rng) * photo.rows)}, c,
-                   static_cast<int>(2 + 6 * u(rng)), cv::LINE_AA);
+          const double width = u(rng);
+          const double qx = u(rng), qy = u(rng);  // a braced list is evaluated left to right
+          cv::line(photo, p, {static_cast<int>(qx * photo.cols), static_cast<int>(qy * photo.rows)}, c,
+                   static_cast<int>(2 + 6 * width), cv::LINE_AA);
         } else {
           cv::putText(photo, "receipt 12.50", p, cv::FONT_HERSHEY_SIMPLEX, 0.6 + u(rng), c, 2);
         }
@@ -329,14 +354,16 @@ CapturedCard SimulateCapture(const cv::Mat& card_in, uint64_t seed, const Captur
   // Where the card lands: centred-ish, tilted in 3D (a homography from a rotated plane).
   const double cw = o.card_fraction * o.photo.width * (0.85 + 0.3 * u(rng));
   const double ch = cw * card.rows / card.cols;
-  const cv::Point2d centre(o.photo.width * (0.4 + 0.2 * u(rng)), o.photo.height * (0.4 + 0.2 * u(rng)));
-  std::array<cv::Point2d, 4> flat = {cv::Point2d(-cw / 2, -ch / 2), cv::Point2d(cw / 2, -ch / 2), cv::Point2d(cw / 2, ch / 2),
-                                     cv::Point2d(-cw / 2, ch / 2)};
+  const double cy = u(rng), cx = u(rng);
+  const cv::Point2d centre(o.photo.width * (0.4 + 0.2 * cx), o.photo.height * (0.4 + 0.2 * cy));
+  std::array<cv::Point2d, 4> flat = {cv::Point2d(-cw / 2, -ch / 2), cv::Point2d(cw / 2, -ch / 2),
+                                     cv::Point2d(cw / 2, ch / 2), cv::Point2d(-cw / 2, ch / 2)};
   const double tilt = o.perspective ? (u(rng) * 2 - 1) * o.max_tilt_deg * CV_PI / 180 : 0;
   const double tilt2 = o.perspective ? (u(rng) * 2 - 1) * o.max_tilt_deg * 0.5 * CV_PI / 180 : 0;
   const double roll = (u(rng) * 2 - 1) * 15 * CV_PI / 180;
   const double f = o.photo.width * 1.1;
-  std::vector<cv::Point2f> dst, src = {{0, 0}, {static_cast<float>(card.cols), 0},
+  std::vector<cv::Point2f> dst, src = {{0, 0},
+                                       {static_cast<float>(card.cols), 0},
                                        {static_cast<float>(card.cols), static_cast<float>(card.rows)},
                                        {0, static_cast<float>(card.rows)}};
   for (const auto& p : flat) {
@@ -371,7 +398,8 @@ CapturedCard SimulateCapture(const cv::Mat& card_in, uint64_t seed, const Captur
     const double ang = u(rng) * CV_PI * 2, off = (u(rng) - 0.5) * 0.6;
     for (int y = 0; y < fimg.rows; ++y)
       for (int x = 0; x < fimg.cols; ++x) {
-        const double d = ((x - fimg.cols / 2.0) * std::cos(ang) + (y - fimg.rows / 2.0) * std::sin(ang)) / fimg.cols - off;
+        const double d =
+            ((x - fimg.cols / 2.0) * std::cos(ang) + (y - fimg.rows / 2.0) * std::sin(ang)) / fimg.cols - off;
         const float k = static_cast<float>(1 - 0.35 / (1 + std::exp(-d * 40)));
         fimg.at<cv::Vec3f>(y, x) *= k;
       }

@@ -24,10 +24,12 @@ using TextRenderer = std::function<void(cv::Mat& rgb, const std::string& utf8, c
 void SetTextRenderer(TextRenderer r);  // empty = the default
 
 struct GeneratedCard {
-  cv::Mat rgb;                         // the card at the layout's canonical size
+  cv::Mat rgb;  // the card at the layout's canonical size
   std::string layout_id;
   cv::Rect portrait_box;               // where the portrait was printed
   std::vector<std::string> mrz_lines;  // empty when the layout has no MRZ (invented data)
+  std::string qr_text;                 // what the QR code encodes (invented), empty without one:
+                                       // the tests check that a reading never reports it
 };
 
 // `face_rgb`: any photo with a face roughly centred (an LFW image); the portrait is cut from its

@@ -2,8 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <opencv2/imgproc.hpp>
+
+// The UTF-8 API of zxing-cpp 1.4 (not that any text is read here: only whether a code decodes).
+#define ZX_USE_UTF8 1
+#include <ZXing/ReadBarcode.h>
+#include <sodium.h>
 
 #include "face/analyzer.h"
 #include "face/tf_image_ops.h"
@@ -65,7 +71,8 @@ double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspe
   cv::cvtColor(card, gray, cv::COLOR_RGB2GRAY);
   const double dh = ColourDistance(MedianColour(card(l.header.ToRect(sz))), l.header_rgb);
   // The background: the card's median colour outside the header and portrait.
-  cv::Mat body = card(cv::Rect(0, l.header.ToRect(sz).height, sz.width, sz.height - l.header.ToRect(sz).height)).clone();
+  cv::Mat body =
+      card(cv::Rect(0, l.header.ToRect(sz).height, sz.width, sz.height - l.header.ToRect(sz).height)).clone();
   const double db = ColourDistance(MedianColour(body), l.background);
   double s = std::exp(-0.5 * std::pow(dh / 22, 2)) * std::exp(-0.5 * std::pow(db / 14, 2));
   if (est_aspect > 0) s *= std::exp(-0.5 * std::pow(std::log(est_aspect / l.aspect()) / 0.12, 2));
@@ -93,10 +100,263 @@ cv::Rect Expand(const cv::Rect& r, double f, const cv::Size& bound) {
   return cv::Rect(r.x - dx, r.y - dy, r.width + 2 * dx, r.height + 2 * dy) & cv::Rect(0, 0, bound.width, bound.height);
 }
 
+// Whether `q` is within `tol` px (every corner) of one of `list`.
+bool SameQuad(const std::vector<std::array<cv::Point2f, 4>>& list, const std::array<cv::Point2f, 4>& q, double tol) {
+  for (const auto& o : list) {
+    double e = 0;
+    for (int i = 0; i < 4; ++i) e = std::max(e, Dist(o[i], q[i]));
+    if (e < tol) return true;
+  }
+  return false;
+}
+
+// Width / height of the rectangle a quad (TL, TR, BR, BL) is the picture of. The image aspect of a
+// tilted card is off by up to ~20% at 30 degrees, enough to take an ID-1 card for ID-2. With the
+// principal point at the photo's centre, the two vanishing points of the quad give the focal
+// length (the whiteboard-rectification relation of Zhang and He); when the quad is too close to
+// a parallelogram for that, a phone-like focal length (0.9 x the photo width) is assumed.
+double PerspectiveAspect(const std::array<cv::Point2f, 4>& q, cv::Size photo) {
+  const double cx = photo.width / 2.0, cy = photo.height / 2.0;
+  auto h = [&](const cv::Point2f& p) { return cv::Vec3d(p.x - cx, p.y - cy, 1); };
+  const cv::Vec3d m1 = h(q[0]), m2 = h(q[1]), m3 = h(q[3]), m4 = h(q[2]);  // TL, TR, BL, BR
+  const double k2 = m1.cross(m4).dot(m3) / m2.cross(m4).dot(m3);
+  const double k3 = m1.cross(m4).dot(m2) / m3.cross(m4).dot(m2);
+  const cv::Vec3d n2 = k2 * m2 - m1, n3 = k3 * m3 - m1;
+  double f2 = 0;
+  if (std::abs(n2[2] * n3[2]) > 1e-9) f2 = -(n2[0] * n3[0] + n2[1] * n3[1]) / (n2[2] * n3[2]);
+  const double w = photo.width;
+  if (!(f2 > (0.5 * w) * (0.5 * w) && f2 < (2.5 * w) * (2.5 * w))) f2 = (0.9 * w) * (0.9 * w);
+  const double num = (n2[0] * n2[0] + n2[1] * n2[1]) / f2 + n2[2] * n2[2];
+  const double den = (n3[0] * n3[0] + n3[1] * n3[1]) / f2 + n3[2] * n3[2];
+  if (!(num > 0 && den > 0) || !std::isfinite(num / den)) {
+    return (Dist(q[0], q[1]) + Dist(q[3], q[2])) / std::max(1.0, Dist(q[0], q[3]) + Dist(q[1], q[2]));
+  }
+  return std::sqrt(num / den);
+}
+
+// Where two lines (each through two points) cross; false when they are (nearly) parallel.
+bool Intersect(const cv::Point2f& p1, const cv::Point2f& p2, const cv::Point2f& p3, const cv::Point2f& p4,
+               cv::Point2f* out) {
+  const cv::Point2f r = p2 - p1, t = p4 - p3;
+  const float den = r.x * t.y - r.y * t.x;
+  if (std::abs(den) < 1e-6f * static_cast<float>(cv::norm(r) * cv::norm(t) + 1e-6)) return false;
+  const float u = ((p3.x - p1.x) * t.y - (p3.y - p1.y) * t.x) / den;
+  *out = p1 + r * u;
+  return true;
+}
+
+// Straight-edge evidence for card outlines. The gradient is taken across a line only (text and
+// clutter edges running across a side do not count), in the colour channel where it is
+// strongest (a card and a table of one brightness still differ in colour).
+class LineEvidence {
+ public:
+  explicit LineEvidence(const cv::Mat& rgb_small) {
+    cv::Mat b;
+    cv::GaussianBlur(rgb_small, b, cv::Size(5, 5), 0);
+    std::vector<cv::Mat> ch;
+    cv::split(b, ch);
+    gx_ = cv::Mat::zeros(b.size(), CV_32F);
+    gy_ = cv::Mat::zeros(b.size(), CV_32F);
+    cv::Mat best = cv::Mat::zeros(b.size(), CV_32F);
+    for (const auto& c : ch) {
+      cv::Mat gx, gy, m;
+      cv::Sobel(c, gx, CV_32F, 1, 0);
+      cv::Sobel(c, gy, CV_32F, 0, 1);
+      cv::magnitude(gx, gy, m);
+      const cv::Mat take = m > best;
+      gx.copyTo(gx_, take);
+      gy.copyTo(gy_, take);
+      m.copyTo(best, take);
+    }
+  }
+
+  // The strongest gradient across the direction `n` within 2 px of `p`; false if all of that is
+  // outside the image.
+  bool AcrossAt(const cv::Point2f& p, const cv::Point2f& n, float* g) const {
+    bool inside = false;
+    *g = 0;
+    for (int j = -2; j <= 2; ++j) {
+      const int x = cvRound(p.x + n.x * j), y = cvRound(p.y + n.y * j);
+      if (x < 0 || y < 0 || x >= gx_.cols || y >= gx_.rows) continue;
+      inside = true;
+      *g = std::max(*g, std::abs(gx_.at<float>(y, x) * n.x + gy_.at<float>(y, x) * n.y));
+    }
+    return inside;
+  }
+
+  // Fraction of the points from t0 to t1 along a->b with an edge across the line (within 2 px of it).
+  double Support(const cv::Point2f& a, const cv::Point2f& b, double t0, double t1, int samples) const {
+    const cv::Point2f d = b - a;
+    const float len = static_cast<float>(cv::norm(d));
+    if (len < 1) return 0;
+    const cv::Point2f n(-d.y / len, d.x / len);
+    int on = 0, total = 0;
+    for (int k = 0; k < samples; ++k) {
+      float g = 0;
+      if (!AcrossAt(a + d * static_cast<float>(t0 + (t1 - t0) * (k + 0.5) / samples), n, &g)) continue;
+      ++total;
+      on += g > kEdge;
+    }
+    return total ? static_cast<double>(on) / total : 0.0;
+  }
+
+  // Mean gradient across the segment a->b (the strongest within 2 px of each point): how much of
+  // an edge is there, without a threshold (for edges too faint for Support).
+  double MeanAcross(const cv::Point2f& a, const cv::Point2f& b, int samples) const {
+    const cv::Point2f d = b - a;
+    const float len = static_cast<float>(cv::norm(d));
+    if (len < 1) return 0;
+    const cv::Point2f n(-d.y / len, d.x / len);
+    double sum = 0;
+    int total = 0;
+    for (int k = 0; k < samples; ++k) {
+      float g = 0;
+      if (!AcrossAt(a + d * static_cast<float>((k + 0.5) / samples), n, &g)) continue;
+      ++total;
+      sum += g;
+    }
+    return total ? sum / total : 0.0;
+  }
+
+  // Outlines near `seed` (TL, TR, BR, BL): each side may be replaced by a straight edge roughly
+  // parallel to it -- found by sliding the side along its normal, or a long LSD segment -- and
+  // every combination is scored as a whole (Score); the valid ones are appended to `out`.
+  void AddQuads(const std::array<cv::Point2f, 4>& seed, const std::vector<cv::Vec4f>& segments, double img_area,
+                std::vector<std::pair<double, std::array<cv::Point2f, 4>>>* out) const {
+    using Line = std::pair<cv::Point2f, cv::Point2f>;
+    std::array<std::vector<std::pair<double, Line>>, 4> cands;
+    const cv::Point2f centre = (seed[0] + seed[1] + seed[2] + seed[3]) * 0.25f;
+    for (int i = 0; i < 4; ++i) {
+      const cv::Point2f a = seed[i], b = seed[(i + 1) % 4];
+      const float len = static_cast<float>(cv::norm(b - a));
+      cv::Point2f n(-(b - a).y / len, (b - a).x / len);
+      if (n.dot((a + b) * 0.5f - centre) < 0) n = -n;  // outward
+      const double other = (Dist(seed[(i + 1) % 4], seed[(i + 2) % 4]) + Dist(seed[(i + 3) % 4], seed[i])) / 2;
+      const int reach = static_cast<int>(0.3 * other);
+      auto& c = cands[i];
+      c.push_back({2.0, {a, b}});  // the seed's own side always competes
+      // Slide the side along its normal: local maxima of the support profile...
+      std::vector<double> prof(2 * reach + 1);
+      for (int dd = -reach; dd <= reach; ++dd)
+        prof[dd + reach] = Support(a + n * static_cast<float>(dd), b + n * static_cast<float>(dd), 0.12, 0.88, 24);
+      for (int dd = -reach; dd <= reach; ++dd) {
+        const double v = prof[dd + reach];
+        if (v < 0.25 || std::abs(dd) < 3) continue;
+        bool peak = true;
+        for (int k = std::max(-reach, dd - 3); k <= std::min(reach, dd + 3); ++k)
+          peak &= prof[k + reach] <= v && !(prof[k + reach] == v && k < dd);
+        if (!peak) continue;
+        // ...each tilted a little (perspective makes a header's inner edge not quite parallel).
+        double bs = -1;
+        Line bl;
+        for (int da = -8; da <= 8; da += 2)
+          for (int db = -8; db <= 8; db += 2) {
+            const Line l{a + n * static_cast<float>(dd + da), b + n * static_cast<float>(dd + db)};
+            const double sc = Support(l.first, l.second, 0.12, 0.88, 24);
+            if (sc > bs) bs = sc, bl = l;
+          }
+        c.push_back({bs, bl});
+      }
+      // Long LSD segments roughly parallel to the side, within the same reach.
+      const cv::Point2f dir = (b - a) * (1.f / len);
+      for (const auto& sg : segments) {
+        const cv::Point2f p(sg[0], sg[1]), q(sg[2], sg[3]);
+        const double sl = cv::norm(q - p);
+        if (sl < 0.25 * len) continue;
+        if (std::abs(dir.dot((q - p) * static_cast<float>(1.0 / sl))) < std::cos(10 * CV_PI / 180)) continue;
+        const cv::Point2f m = (p + q) * 0.5f;
+        const double off = (m - a).dot(n), along = (m - a).dot(dir) / len;
+        if (std::abs(off) > reach || along < -0.1 || along > 1.1) continue;
+        c.push_back({Support(p, q, 0, 1, 24), {p, q}});
+      }
+      // The strongest few, without near-duplicates.
+      std::sort(c.begin(), c.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+      std::vector<std::pair<double, Line>> keep;
+      for (const auto& e : c) {
+        bool dup = false;
+        for (const auto& k : keep) {
+          cv::Point2f u, v;
+          // Distance between the two lines where the seed side starts and ends.
+          const auto at = [&](const Line& l, const cv::Point2f& x, cv::Point2f* o) {
+            return Intersect(l.first, l.second, x, x + n, o);
+          };
+          if (at(e.second, a, &u) && at(k.second, a, &v) && Dist(u, v) < 3 && at(e.second, b, &u) &&
+              at(k.second, b, &v) && Dist(u, v) < 3)
+            dup = true;
+        }
+        if (!dup) keep.push_back(e);
+        if (keep.size() >= 6) break;
+      }
+      c = keep;
+    }
+    std::array<size_t, 4> idx{};
+    for (idx[0] = 0; idx[0] < cands[0].size(); ++idx[0])
+      for (idx[1] = 0; idx[1] < cands[1].size(); ++idx[1])
+        for (idx[2] = 0; idx[2] < cands[2].size(); ++idx[2])
+          for (idx[3] = 0; idx[3] < cands[3].size(); ++idx[3]) {
+            std::array<cv::Point2f, 4> q;
+            bool ok = true;
+            for (int i = 0; i < 4 && ok; ++i) {
+              const Line& l0 = cands[(i + 3) % 4][idx[(i + 3) % 4]].second;
+              const Line& l1 = cands[i][idx[i]].second;
+              ok = Intersect(l0.first, l0.second, l1.first, l1.second, &q[i]);
+            }
+            if (!ok) continue;
+            const double sc = Score(q, img_area);
+            if (sc > 0) out->emplace_back(sc, q);
+          }
+  }
+
+  // An outline's score: area x how completely every side lies on an edge x right angles, and a
+  // penalty when a side's edge runs on past a corner -- the corner is then inside the card (the
+  // inner edge of a header band, a photo's frame) rather than one of the card's own.
+  double Score(const std::array<cv::Point2f, 4>& q, double img_area) const {
+    const std::vector<cv::Point2f> poly(q.begin(), q.end());
+    if (!cv::isContourConvex(poly)) return -1;
+    const double area = cv::contourArea(poly);
+    if (area < 0.03 * img_area || area > 0.995 * img_area) return -1;
+    const double w = (Dist(q[0], q[1]) + Dist(q[3], q[2])) / 2, h = (Dist(q[0], q[3]) + Dist(q[1], q[2])) / 2;
+    const double aspect = std::max(w, h) / std::max(1.0, std::min(w, h));
+    if (aspect < 1.15 || aspect > 2.0) return -1;
+    double worst = 0;
+    for (int i = 0; i < 4; ++i) {
+      const cv::Point2f a = q[(i + 3) % 4] - q[i], b = q[(i + 1) % 4] - q[i];
+      worst = std::max(worst, std::abs(a.dot(b)) / (cv::norm(a) * cv::norm(b) + 1e-9));
+    }
+    if (worst > 0.6) return -1;
+    double sum = 0, lo = 1;
+    std::array<double, 4> fwd{}, bwd{};  // edge support past each side's end / start
+    for (int i = 0; i < 4; ++i) {
+      const cv::Point2f a = q[i], b = q[(i + 1) % 4];
+      const double s = Support(a, b, 0.06, 0.94, 40);
+      sum += s;
+      lo = std::min(lo, s);
+      const double len = Dist(a, b), ext = std::max(10.0, 0.12 * len);
+      // Past each end: from 6 px beyond the corner (clear of the rounded corner and the card's
+      // drop shadow) over `ext` px.
+      const double t0 = 1 + 6 / len, t1 = 1 + (6 + ext) / len;
+      fwd[i] = Support(a, b, t0, t1, 12);
+      bwd[i] = Support(b, a, t0, t1, 12);
+    }
+    // Sides running on past a corner: the corner is then inside the card (a header band's inner
+    // edge is crossed by the card's own sides). Measured at all eight ends and averaged: requiring
+    // both neighbours of a side to run on (the exact header signature) missed faint band edges.
+    double run_on = 0;
+    for (int i = 0; i < 4; ++i) run_on += fwd[i] + bwd[i];
+    const double mean = sum / 4;
+    return std::sqrt(area) * mean * mean * mean * (0.5 + 0.5 * lo) * (1.2 - worst) * std::exp(-3 * run_on / 8);
+  }
+
+ private:
+  static constexpr float kEdge = 40;  // Sobel units: a step of ~15 grey levels after the 5x5 blur
+  cv::Mat gx_, gy_;
+};
+
 }  // namespace
 
 const char* ProblemHint(const std::string& code) {
-  if (code == kCardNotFound) return "no card found: lay the card flat on a plain, darker surface and fill most of the frame";
+  if (code == kCardNotFound)
+    return "no card found: lay the card flat on a plain, darker surface and fill most of the frame";
   if (code == kCardTooSmall) return "the card is too small in the picture: move the camera closer";
   if (code == kCardCutOff) return "part of the card is outside the picture: include all four corners";
   if (code == kBlurred) return "the picture is blurred: hold still and let the camera focus";
@@ -108,17 +368,37 @@ const char* ProblemHint(const std::string& code) {
   return "";
 }
 
-CardDetection FindCard(const cv::Mat& rgb) {
-  CardDetection d;
-  if (rgb.empty()) {
-    d.problems.push_back(kCardNotFound);
-    return d;
+namespace {
+
+// Card outlines in the photo (TL, TR, BR, BL), best first, with their scores (LineEvidence::Score
+// at the working scale); at most `max`, none within 8 px (working scale) of a better one. The
+// evidence stays available to score other outlines of the same photo.
+struct CardSearch {
+  double scale = 1;  // working scale (long side <= 800 px) / photo
+  double img_area = 0;
+  std::unique_ptr<LineEvidence> ev;
+  std::vector<std::pair<double, std::array<cv::Point2f, 4>>> cands;
+
+  double ScoreOf(const std::array<cv::Point2f, 4>& photo_quad) const {
+    std::array<cv::Point2f, 4> q;
+    for (int i = 0; i < 4; ++i) q[i] = photo_quad[i] * static_cast<float>(scale);
+    return ev ? ev->Score(q, img_area) : -1;
   }
+};
+
+CardSearch CardCandidates(const cv::Mat& rgb, int max_candidates) {
+  CardSearch search;
+  auto& out = search.cands;
+  if (rgb.empty()) return search;
   const double s = std::min(1.0, 800.0 / std::max(rgb.cols, rgb.rows));
   cv::Mat small, gray;
   cv::resize(rgb, small, cv::Size(), s, s, cv::INTER_AREA);
   cv::cvtColor(small, gray, cv::COLOR_RGB2GRAY);
   const double img_area = static_cast<double>(small.total());
+  search.scale = s;
+  search.img_area = img_area;
+  search.ev = std::make_unique<LineEvidence>(small);
+  const LineEvidence& ev = *search.ev;
   // Edge maps: grey at two sensitivities, and the strongest colour-channel edges (a card and a
   // table of the same brightness still differ in colour).
   std::vector<cv::Mat> edge_maps;
@@ -201,7 +481,14 @@ CardDetection FindCard(const cv::Mat& rgb) {
     }
     cv::Mat samples(static_cast<int>(border.size()), 3, CV_32F, border.data()), labels, centres;
     const int k = std::min<int>(6, static_cast<int>(border.size()));
-    cv::kmeans(samples, k, labels, cv::TermCriteria(cv::TermCriteria::COUNT, 10, 1.0), 1, cv::KMEANS_PP_CENTERS, centres);
+    // k-means++ seeds from OpenCV's thread RNG: fixed here (and restored after) so that a photo
+    // always gives the same outline, whatever ran before on this thread.
+    cv::RNG& rng = cv::theRNG();
+    const uint64_t saved = rng.state;
+    rng.state = 0x9e3779b97f4a7c15ULL;
+    cv::kmeans(samples, k, labels, cv::TermCriteria(cv::TermCriteria::COUNT, 10, 1.0), 1, cv::KMEANS_PP_CENTERS,
+               centres);
+    rng.state = saved;
     fg.create(lab.size(), CV_8U);
     for (int y = 0; y < lab.rows; ++y)
       for (int x = 0; x < lab.cols; ++x) {
@@ -209,7 +496,8 @@ CardDetection FindCard(const cv::Mat& rgb) {
         float dmin = 1e9f;
         for (int c = 0; c < k; ++c) {
           const float* ce = centres.ptr<float>(c);
-          const float d = (v[0] - ce[0]) * (v[0] - ce[0]) + (v[1] - ce[1]) * (v[1] - ce[1]) + (v[2] - ce[2]) * (v[2] - ce[2]);
+          const float d =
+              (v[0] - ce[0]) * (v[0] - ce[0]) + (v[1] - ce[1]) * (v[1] - ce[1]) + (v[2] - ce[2]) * (v[2] - ce[2]);
           dmin = std::min(dmin, d);
         }
         fg.at<uint8_t>(y, x) = dmin > 18 * 18 ? 255 : 0;
@@ -223,6 +511,7 @@ CardDetection FindCard(const cv::Mat& rgb) {
   }
   double best = 0;
   std::vector<cv::Point2f> best_quad;
+  std::vector<std::pair<double, std::array<cv::Point2f, 4>>> seeds;  // every outline that passed, by score
   // Moves each side along its normal (by up to ~8 px, both ends independently) onto the
   // strongest edge, then intersects the sides: corners of a rounded card, or of a polygon
   // approximation, land on the card's real outline.
@@ -289,6 +578,7 @@ CardDetection FindCard(const cv::Mat& rgb) {
     if (support < 0.5) return;
     const double fill = std::min(1.0, area / qa);
     const double score = qa * (0.5 + 0.5 * fill) * (1.2 - worst) * support;
+    seeds.emplace_back(score, OrderCorners(q));
     if (score > best) {
       best = score;
       best_quad = q;
@@ -312,76 +602,117 @@ CardDetection FindCard(const cv::Mat& rgb) {
             for (int d2 = c2 + 1; d2 < n; ++d2) consider({approx[a], approx[b], approx[c2], approx[d2]}, area);
     }
   }
-  if (best_quad.empty()) {
-    d.problems.push_back(kCardNotFound);
-    return d;
-  }
-  // A band of the card in a colour of its own (a header) can have a stronger edge on its inner
-  // side than on the card's: push each side outward while the strip crossed is foreground
-  // (unlike the table) and there is an edge further out.
+  if (best_quad.empty()) return search;
+  // Line hypotheses around the best outlines: each side can move to another straight edge
+  // parallel to it (a header band's inner edge, the card's own edge beyond it, a clutter line),
+  // and the combination is scored on the whole outline, not side by side.
   {
-    std::array<cv::Point2f, 4> o = OrderCorners(best_quad);
-    const cv::Point2f centre = (o[0] + o[1] + o[2] + o[3]) * 0.25f;
-    auto frac = [&](const cv::Mat& m, const cv::Point2f& p, const cv::Point2f& q, bool is_mag) {
-      int on = 0, n = 0;
-      for (int k = 0; k <= 30; ++k) {
-        const cv::Point2f x = p + (q - p) * (0.15f + 0.7f * k / 30.f);
-        const int xi = cvRound(x.x), yi = cvRound(x.y);
-        if (xi < 0 || yi < 0 || xi >= m.cols || yi >= m.rows) continue;
-        ++n;
-        on += is_mag ? m.at<float>(yi, xi) > 60 : m.at<uint8_t>(yi, xi) > 0;
-      }
-      return n ? static_cast<double>(on) / n : 0.0;
-    };
-    std::array<float, 4> shift{};
-    for (int i = 0; i < 4; ++i) {
-      const cv::Point2f a = o[i], b = o[(i + 1) % 4];
-      cv::Point2f nrm(-(b - a).y, (b - a).x);
-      nrm *= 1.f / static_cast<float>(cv::norm(nrm) + 1e-6);
-      if (nrm.dot((a + b) * 0.5f - centre) < 0) nrm = -nrm;
-      const double other = (Dist(o[(i + 1) % 4], o[(i + 2) % 4]) + Dist(o[(i + 3) % 4], o[i])) / 2;
-      for (int dd = 3; dd < 0.35 * other; ++dd) {
-        const cv::Point2f p = a + nrm * static_cast<float>(dd), q = b + nrm * static_cast<float>(dd);
-        if (frac(fg, a + nrm * static_cast<float>(dd - 2), b + nrm * static_cast<float>(dd - 2), false) < 0.85) break;
-        if (frac(mag, p, q, true) > 0.6 && frac(fg, a + nrm * static_cast<float>(dd + 3), b + nrm * static_cast<float>(dd + 3), false) < 0.3)
-          shift[i] = static_cast<float>(dd);
-      }
+    std::sort(seeds.begin(), seeds.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<cv::Vec4f> segments;
+    cv::createLineSegmentDetector()->detect(gray, segments);
+    std::vector<std::array<cv::Point2f, 4>> distinct;
+    std::vector<std::pair<double, std::array<cv::Point2f, 4>>> scored;
+    for (const auto& sq : seeds) {
+      if (!SameQuad(distinct, sq.second, 6)) distinct.push_back(sq.second);
+      if (distinct.size() >= 6) break;
     }
-    std::array<std::pair<cv::Point2f, cv::Point2f>, 4> sides;
-    for (int i = 0; i < 4; ++i) {
-      const cv::Point2f a = o[i], b = o[(i + 1) % 4];
-      cv::Point2f nrm(-(b - a).y, (b - a).x);
-      nrm *= 1.f / static_cast<float>(cv::norm(nrm) + 1e-6);
-      if (nrm.dot((a + b) * 0.5f - centre) < 0) nrm = -nrm;
-      sides[i] = {a + nrm * shift[i], b + nrm * shift[i]};
+    // Outlines straight from the segments as well: two roughly parallel long segments crossed by
+    // two others. When glare or clutter merges the card's contour with its surroundings, no
+    // contour gives a seed near the card, but its sides are still long straight segments.
+    {
+      std::vector<cv::Vec4f> longest;
+      const double min_len = 0.1 * std::max(small.cols, small.rows);
+      for (const auto& sg : segments)
+        if (std::hypot(sg[2] - sg[0], sg[3] - sg[1]) >= min_len) longest.push_back(sg);
+      std::sort(longest.begin(), longest.end(), [](const cv::Vec4f& a, const cv::Vec4f& b) {
+        return std::hypot(a[2] - a[0], a[3] - a[1]) > std::hypot(b[2] - b[0], b[3] - b[1]);
+      });
+      if (longest.size() > 24) longest.resize(24);
+      auto angle = [](const cv::Vec4f& a) { return std::atan2(a[3] - a[1], a[2] - a[0]); };
+      auto parallel = [&](const cv::Vec4f& a, const cv::Vec4f& b, double tol) {
+        const double d = std::abs(std::remainder(angle(a) - angle(b), CV_PI));
+        return d < tol;
+      };
+      std::vector<std::pair<int, int>> pairs;
+      for (int i = 0; i < static_cast<int>(longest.size()); ++i)
+        for (int j = i + 1; j < static_cast<int>(longest.size()); ++j) {
+          if (!parallel(longest[i], longest[j], 15 * CV_PI / 180)) continue;
+          // Far enough apart to be opposite sides of a card.
+          const cv::Point2f a(longest[i][0], longest[i][1]), b(longest[i][2], longest[i][3]);
+          const cv::Point2f m((longest[j][0] + longest[j][2]) / 2, (longest[j][1] + longest[j][3]) / 2);
+          const cv::Point2f d = b - a;
+          const double off = std::abs(d.x * (m.y - a.y) - d.y * (m.x - a.x)) / (cv::norm(d) + 1e-9);
+          if (off > 0.12 * std::min(small.cols, small.rows)) pairs.emplace_back(i, j);
+        }
+      std::vector<std::pair<double, std::array<cv::Point2f, 4>>> from_lines;
+      for (size_t p1 = 0; p1 < pairs.size(); ++p1)
+        for (size_t p2 = p1 + 1; p2 < pairs.size(); ++p2) {
+          const auto& A = pairs[p1];
+          const auto& B = pairs[p2];
+          const double cross = std::abs(std::remainder(angle(longest[A.first]) - angle(longest[B.first]), CV_PI));
+          if (cross < 45 * CV_PI / 180) continue;
+          auto P = [&](int k, int e) { return cv::Point2f(longest[k][2 * e], longest[k][2 * e + 1]); };
+          const int lines[4] = {A.first, B.first, A.second, B.second};
+          std::vector<cv::Point2f> c(4);
+          bool ok = true;
+          for (int i = 0; i < 4 && ok; ++i)
+            ok = Intersect(P(lines[i], 0), P(lines[i], 1), P(lines[(i + 1) % 4], 0), P(lines[(i + 1) % 4], 1), &c[i]);
+          if (!ok) continue;
+          const auto q = OrderCorners(c);
+          const double sc = ev.Score(q, img_area);
+          if (sc > 0) from_lines.emplace_back(sc, q);
+        }
+      std::sort(from_lines.begin(), from_lines.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+      for (size_t i = 0; i < from_lines.size() && i < 3; ++i)
+        if (!SameQuad(distinct, from_lines[i].second, 6)) distinct.push_back(from_lines[i].second);
     }
-    for (int i = 0; i < 4; ++i) {
-      const auto& [p1, p2] = sides[(i + 3) % 4];
-      const auto& [p3, p4] = sides[i];
-      const cv::Point2f r = p2 - p1, t = p4 - p3;
-      const float den = r.x * t.y - r.y * t.x;
-      if (std::abs(den) < 1e-6f) continue;
-      const float uu = ((p3.x - p1.x) * t.y - (p3.y - p1.y) * t.x) / den;
-      best_quad[i] = p1 + r * uu;
+    for (const auto& q : distinct) ev.AddQuads(q, segments, img_area, &scored);
+    std::sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    std::vector<std::array<cv::Point2f, 4>> kept;
+    for (const auto& [sc, q] : scored) {
+      if (SameQuad(kept, q, 8)) continue;
+      kept.push_back(q);
+      std::vector<cv::Point2f> full;
+      for (int i = 0; i < 4; ++i) full.push_back(q[i] * static_cast<float>(1.0 / s));
+      out.emplace_back(sc, OrderCorners(full));
+      if (static_cast<int>(out.size()) >= max_candidates) break;
     }
-    for (int i = 0; i < 4; ++i) o[i] = best_quad[i];
   }
-  const auto o = OrderCorners(best_quad);
+  return search;
+}
+
+CardDetection DetectionFromQuad(const std::array<cv::Point2f, 4>& o, cv::Size photo) {
+  CardDetection d;
   d.found = true;
-  for (int i = 0; i < 4; ++i) d.corners[i] = o[i] * static_cast<float>(1.0 / s);
-  d.area_fraction = cv::contourArea(best_quad) / img_area;
-  d.aspect = (Dist(o[0], o[1]) + Dist(o[3], o[2])) / std::max(1.0, Dist(o[0], o[3]) + Dist(o[1], o[2]));
-  const float m = 3;
-  for (const auto& p : best_quad)
-    d.touches_edge |= p.x < m || p.y < m || p.x > small.cols - 1 - m || p.y > small.rows - 1 - m;
+  d.corners = o;
+  const std::vector<cv::Point2f> poly(o.begin(), o.end());
+  d.area_fraction = cv::contourArea(poly) / (static_cast<double>(photo.width) * photo.height);
+  d.aspect = PerspectiveAspect(o, photo);
+  // 3 px at the 800 px working scale, as before.
+  const float m = 3 * std::max(1.f, static_cast<float>(std::max(photo.width, photo.height)) / 800.f);
+  for (const auto& p : o)
+    d.touches_edge |= p.x < m || p.y < m || p.x > photo.width - 1 - m || p.y > photo.height - 1 - m;
   if (d.touches_edge) d.problems.push_back(kCardCutOff);
   if (d.area_fraction < 0.10) d.problems.push_back(kCardTooSmall);
   return d;
 }
 
+}  // namespace
+
+CardDetection FindCard(const cv::Mat& rgb) {
+  const auto c = CardCandidates(rgb, 1).cands;
+  if (c.empty()) {
+    CardDetection d;
+    d.problems.push_back(kCardNotFound);
+    return d;
+  }
+  return DetectionFromQuad(c[0].second, rgb.size());
+}
+
 cv::Mat Rectify(const cv::Mat& rgb, const std::array<cv::Point2f, 4>& c, cv::Size size) {
   const std::vector<cv::Point2f> src(c.begin(), c.end());
-  const std::vector<cv::Point2f> dst = {{0, 0}, {static_cast<float>(size.width), 0},
+  const std::vector<cv::Point2f> dst = {{0, 0},
+                                        {static_cast<float>(size.width), 0},
                                         {static_cast<float>(size.width), static_cast<float>(size.height)},
                                         {0, static_cast<float>(size.height)}};
   cv::Mat out;
@@ -389,13 +720,61 @@ cv::Mat Rectify(const cv::Mat& rgb, const std::array<cv::Point2f, 4>& c, cv::Siz
   return out;
 }
 
-Classification Classify(const cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat mrz_format) {
+namespace {
+
+// The card as if evenly lit: a partial shadow across it darkens the header on one side and the
+// background on the other, and the colour match then fails for every layout (confidence under
+// the `unknown` floor) or picks the layout whose colours are darker. The card's own lighting is
+// estimated as the brightest channel's local maximum over ~30% of the card's height (wider than
+// any header band, so that a band reads as dark print rather than shade), smoothed, and every
+// pixel is brought to the card's median lighting (gain clamped to 0.7..1.6: a portrait larger
+// than the window is left roughly as is rather than blown out).
+cv::Mat FlattenShading(const cv::Mat& rgb) {
+  cv::Mat v;
+  {
+    std::vector<cv::Mat> ch;
+    cv::split(rgb, ch);
+    v = cv::max(ch[0], cv::max(ch[1], ch[2]));
+  }
+  const int k = std::max(3, (rgb.rows * 3 / 10) | 1);
+  cv::Mat light;
+  cv::dilate(v, light, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+  light.convertTo(light, CV_32F);
+  cv::GaussianBlur(light, light, cv::Size(0, 0), k / 3.0);
+  std::vector<float> vals(light.begin<float>(), light.end<float>());
+  std::nth_element(vals.begin(), vals.begin() + vals.size() / 2, vals.end());
+  const float ref = std::max(1.f, vals[vals.size() / 2]);
+  cv::Mat gain = ref / cv::max(light, 1.f);
+  gain = cv::min(cv::max(gain, 0.7f), 1.6f);
+  cv::Mat gain3, f, out;
+  cv::merge(std::vector<cv::Mat>{gain, gain, gain}, gain3);
+  rgb.convertTo(f, CV_32FC3);
+  cv::multiply(f, gain3, f);
+  f.convertTo(out, CV_8UC3);
+  return out;
+}
+
+// Classify with the card brought to `width` px for the colour and zone measurements: colours and
+// zone fractions need no detail, and this runs on several candidate outlines per photo.
+// `flattened`: the card is already at `width` and through FlattenShading (both orientations
+// share one pass).
+Classification ClassifyAt(const cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat mrz_format,
+                          int width, bool flattened = false) {
   Classification c;
   if (rectified.empty() || layouts.empty()) return c;
   const double est_aspect = static_cast<double>(rectified.cols) / rectified.rows;
+  cv::Mat flat;
+  if (flattened) {
+    flat = rectified;
+  } else {
+    cv::resize(rectified, flat, cv::Size(width, std::max(1, rectified.rows * width / rectified.cols)), 0, 0,
+               cv::INTER_AREA);
+    flat = FlattenShading(flat);
+  }
   for (const auto& l : layouts) {
+    const cv::Size canon = l.CanonicalSize();
     cv::Mat card;
-    cv::resize(rectified, card, l.CanonicalSize(), 0, 0, cv::INTER_AREA);
+    cv::resize(flat, card, cv::Size(width, std::max(1, canon.height * width / canon.width)), 0, 0, cv::INTER_AREA);
     c.scores.emplace_back(l.id, LayoutScore(card, l, est_aspect, mrz_format));
   }
   std::sort(c.scores.begin(), c.scores.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -406,14 +785,18 @@ Classification Classify(const cv::Mat& rectified, const std::vector<DocumentLayo
   return c;
 }
 
-namespace {
-
 // Card orientation: the layout match of the card and of the card turned 180 degrees.
-Classification ClassifyBothWays(cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat f) {
-  Classification a = Classify(rectified, layouts, f);
-  cv::Mat turned;
+Classification ClassifyBothWays(cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat f,
+                                int width = 400) {
+  cv::Mat flat;
+  cv::resize(rectified, flat, cv::Size(width, std::max(1, rectified.rows * width / rectified.cols)), 0, 0,
+             cv::INTER_AREA);
+  flat = FlattenShading(flat);
+  Classification a = ClassifyAt(flat, layouts, f, width, true);
+  cv::Mat flat_turned, turned;
+  cv::rotate(flat, flat_turned, cv::ROTATE_180);
+  Classification b = ClassifyAt(flat_turned, layouts, f, width, true);
   cv::rotate(rectified, turned, cv::ROTATE_180);
-  Classification b = Classify(turned, layouts, f);
   if (b.scores.empty() || a.scores.empty() || b.scores[0].second <= a.scores[0].second) return a;
   rectified = turned;
   return b;
@@ -421,7 +804,44 @@ Classification ClassifyBothWays(cv::Mat& rectified, const std::vector<DocumentLa
 
 }  // namespace
 
-std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout, const face::FaceAnalyzer& analyzer) {
+Classification Classify(const cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat mrz_format) {
+  return ClassifyAt(rectified, layouts, mrz_format, 400);
+}
+
+bool QrDecodes(const cv::Mat& rectified, const ZoneBox& zone) {
+  if (rectified.empty()) return false;
+  const cv::Rect z = Expand(zone.ToRect(rectified.size()), 1.4, rectified.size());
+  if (z.area() <= 0) return false;
+  cv::Mat gray;
+  cv::cvtColor(rectified(z), gray, cv::COLOR_RGB2GRAY);
+  // Modules of a few pixels after rectification: bring the zone to ~300 px for the decoder.
+  const double up = std::clamp(300.0 / std::max(gray.cols, gray.rows), 1.0, 3.0);
+  if (up > 1) cv::resize(gray, gray, cv::Size(), up, up, cv::INTER_CUBIC);
+  if (!gray.isContinuous()) gray = gray.clone();
+  ZXing::DecodeHints hints;
+  hints.setFormats(ZXing::BarcodeFormat::QRCode);
+  hints.setTryHarder(true);
+  hints.setTryRotate(true);
+  ZXing::Result r = ZXing::ReadBarcode({gray.data, gray.cols, gray.rows, ZXing::ImageFormat::Lum}, hints);
+  const bool ok = r.isValid();
+  // Only the fact that it decoded is used. The result owns the content (and its codewords) in byte
+  // buffers the result itself does not let us modify; they are our object's members, so writing
+  // through const_cast is defined. text() is never called, so no string copy of it exists.
+  auto wipe = [](const ZXing::ByteArray& b) {
+    auto& m = const_cast<ZXing::ByteArray&>(b);
+    if (!m.empty()) sodium_memzero(m.data(), m.size());
+  };
+  wipe(r.bytes());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  wipe(r.rawBytes());
+#pragma GCC diagnostic pop
+  sodium_memzero(gray.data, gray.total());
+  return ok;
+}
+
+std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout,
+                                     const face::FaceAnalyzer& analyzer) {
   cv::Rect zone(0, 0, card.cols, card.rows);
   if (layout) zone = Expand(layout->portrait.ToRect(card.size()), 1.5, card.size());
   cv::Mat crop = card(zone);
@@ -457,7 +877,90 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       return r;
     }
   }
-  r.detection = FindCard(rgb);
+  {
+    // Outlines that score close to the best compete on what they show: the one that looks most
+    // like a known document wins. A header band's inner edge or a clutter line can make an
+    // outline as straight and as strong as the card's own, but the card it cuts out then lacks
+    // its header or carries a strip of table, and matches every layout worse.
+    const CardSearch search = CardCandidates(rgb, 6);
+    const auto& cands = search.cands;
+    if (cands.empty()) {
+      r.detection.problems.push_back(kCardNotFound);
+    } else {
+      double best = -1, best_rel = 0;
+      auto judge = [&](const std::array<cv::Point2f, 4>& quad, double rel) {
+        CardDetection d = DetectionFromQuad(quad, rgb.size());
+        const double aspect = std::clamp(d.aspect, 1.2, 1.8);
+        cv::Mat small_card = Rectify(rgb, d.corners, cv::Size(300, static_cast<int>(300 / aspect)));
+        const Classification c = ClassifyBothWays(small_card, layouts, MrzFormat::kUnknown, 240);
+        const double match = 0.05 + (c.scores.empty() ? 0.0 : c.scores[0].second);
+        const double v = rel * match * match;
+        if (v > best) {
+          best = v;
+          best_rel = rel;
+          r.detection = d;
+        }
+      };
+      for (const auto& [score, quad] : cands) {
+        const double rel = score / cands[0].first;
+        if (rel < 0.6) break;
+        if (layouts.empty()) {
+          r.detection = DetectionFromQuad(quad, rgb.size());
+          break;
+        }
+        judge(quad, rel);
+      }
+      // A header band in nearly the table's colour has no visible outer edge: the strongest
+      // outline then stops at the band's inner edge. For each header height among the layouts,
+      // the outline grown by that band (above, or below for a card upside down) competes too,
+      // at a small handicap; the card it cuts out must then show the header where the layout has it.
+      if (!layouts.empty() && r.detection.found) {
+        const std::array<cv::Point2f, 4> base = r.detection.corners;
+        const double base_rel = best_rel;
+        const std::vector<cv::Point2f> unit = {{0, 0}, {1, 0}, {1, 1}, {0, 1}};
+        const cv::Mat H = cv::getPerspectiveTransform(unit, std::vector<cv::Point2f>(base.begin(), base.end()));
+        std::vector<double> heights;
+        for (const auto& l : layouts)
+          if (l.header.y < 0.01 && l.header.h > 0.03 && l.header.h < 0.4) heights.push_back(l.header.h);
+        std::sort(heights.begin(), heights.end());
+        heights.erase(
+            std::unique(heights.begin(), heights.end(), [](double a, double b) { return std::abs(a - b) < 0.01; }),
+            heights.end());
+        for (const double h : heights) {
+          const float e = static_cast<float>(h / (1 - h));
+          for (const bool top : {true, false}) {
+            const std::vector<cv::Point2f> ext = top ? std::vector<cv::Point2f>{{0, -e}, {1, -e}, {1, 1}, {0, 1}}
+                                                     : std::vector<cv::Point2f>{{0, 0}, {1, 0}, {1, 1 + e}, {0, 1 + e}};
+            std::vector<cv::Point2f> q;
+            cv::perspectiveTransform(ext, q, H);
+            bool inside = true;
+            for (const auto& p : q) inside &= p.x >= 0 && p.y >= 0 && p.x < rgb.cols && p.y < rgb.rows;
+            if (!inside) continue;
+            // Is there an edge where the grown outline puts the card's new side, and along the
+            // stretches its neighbouring sides gained? Too faint for the outline score, it still
+            // stands out against the gradient a little further out (a strip of bare table -- the
+            // band grown on the wrong side -- shows none).
+            const std::array<cv::Point2f, 4> grown = {q[0], q[1], q[2], q[3]};
+            const cv::Point2f up = base[0] - base[3], left = base[0] - base[1];
+            const float sc = static_cast<float>(search.scale);
+            auto contrast = [&](const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& outward) {
+              cv::Point2f n(-(b - a).y, (b - a).x);
+              n *= 1.f / static_cast<float>(cv::norm(n) + 1e-6);
+              if (n.dot(outward) < 0) n = -n;
+              const double on = search.ev->MeanAcross(a * sc, b * sc, 20);
+              const double off = search.ev->MeanAcross((a + n * 10.f) * sc, (b + n * 10.f) * sc, 20);
+              return std::clamp((on / std::max(1.0, off) - 1) / 1.5, 0.0, 1.0);
+            };
+            const double ge = top ? 0.5 * contrast(q[0], q[1], up) + 0.25 * contrast(q[0], base[0], left) +
+                                        0.25 * contrast(q[1], base[1], -left)
+                                  : 0.5 * contrast(q[2], q[3], -up) + 0.25 * contrast(q[3], base[3], left) +
+                                        0.25 * contrast(q[2], base[2], -left);
+            judge(grown, 0.9 * base_rel * ge);
+          }
+        }
+      }
+    }
+  }
   for (const auto& p : r.detection.problems)
     if (p != kCardNotFound) add(p);
   cv::Mat card;
@@ -501,6 +1004,26 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     r.classification.confidence = 0;
     return r;
   }
+  // A layout with a QR code: a code that decodes in its zone is evidence for that layout (a
+  // partial shadow can leave its colours short of the threshold). Tried for every QR layout that
+  // is not far behind the best; only the fact that it decoded is kept.
+  if (!r.whole_image && !r.classification.scores.empty()) {
+    const double top = r.classification.scores[0].second;
+    for (const auto& [id, score] : r.classification.scores) {
+      const DocumentLayout* l = FindLayout(layouts, id);
+      if (l == nullptr || !l->qr || score < 0.3 * top) continue;
+      cv::Mat turned;
+      cv::rotate(card, turned, cv::ROTATE_180);
+      if (QrDecodes(card, *l->qr) || QrDecodes(turned, *l->qr)) {
+        r.qr_read = true;
+        if (r.classification.type != id || r.classification.confidence < 0.9) {
+          r.classification.type = id;
+          r.classification.confidence = std::max(r.classification.confidence, score >= top ? 0.9 : 0.6);
+        }
+        break;
+      }
+    }
+  }
   if (r.classification.confidence < options.unknown_below) r.classification.type = "unknown";
   layout = FindLayout(layouts, r.classification.type);
   if (layout && r.detection.found) card = Rectify(rgb, r.detection.corners, layout->CanonicalSize());
@@ -539,13 +1062,17 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       if (r.detection.found) {
         // Back to photo coordinates through the rectifying homography.
         const std::vector<cv::Point2f> dst(r.detection.corners.begin(), r.detection.corners.end());
-        const std::vector<cv::Point2f> src = {{0, 0}, {static_cast<float>(card.cols), 0},
+        const std::vector<cv::Point2f> src = {{0, 0},
+                                              {static_cast<float>(card.cols), 0},
                                               {static_cast<float>(card.cols), static_cast<float>(card.rows)},
                                               {0, static_cast<float>(card.rows)}};
         const cv::Mat H = cv::getPerspectiveTransform(src, dst);
         const cv::Rect b = *r.portrait_box;
-        std::vector<cv::Point2f> pts = {b.tl(), {static_cast<float>(b.br().x), static_cast<float>(b.y)}, b.br(),
-                                        {static_cast<float>(b.x), static_cast<float>(b.br().y)}}, out;
+        std::vector<cv::Point2f> pts = {b.tl(),
+                                        {static_cast<float>(b.br().x), static_cast<float>(b.y)},
+                                        b.br(),
+                                        {static_cast<float>(b.x), static_cast<float>(b.br().y)}},
+                                 out;
         cv::perspectiveTransform(pts, out, H);
         r.portrait_box_in_photo = cv::boundingRect(out);
       } else {

@@ -1,9 +1,13 @@
 // A photo of an identity document -> where the card is, what it is, its MRZ and its portrait.
 //
-//   FindCard      quadrilateral detection (edges -> 4-corner contours, scored on size and
-//                 rectangularity), with capture problems a person can fix;
-//   Classify      the layout whose colours, header band and MRZ/QR presence match the
-//                 rectified card best, with a confidence; below the threshold it is "unknown";
+//   FindCard      quadrilateral detection: contour and LSD seeds, then line hypotheses (each side
+//                 may move to another straight edge parallel to it) scored on the whole
+//                 outline, with capture problems a person can fix; AnalyzeDocument further
+//                 picks among the best outlines the one that looks most like a known layout;
+//   Classify      the layout whose colours (measured on the card flattened for shading), header
+//                 band, aspect and MRZ/QR presence match the rectified card best, with a
+//                 confidence; below the threshold it is "unknown" (AnalyzeDocument also counts
+//                 a QR code that decodes in a layout's zone, keeping only that fact);
 //   AnalyzeDocument  the whole path, including Tesseract on the MRZ and the face detector on the
 //                 portrait zone (a scan that fills the frame is taken as the card itself).
 // Nothing read from a document is logged; the report holds it in memory for the caller only.
@@ -41,9 +45,9 @@ const char* ProblemHint(const std::string& code);
 struct CardDetection {
   bool found = false;
   std::array<cv::Point2f, 4> corners{};  // TL, TR, BR, BL in the photo
-  double area_fraction = 0;               // card area / photo area
+  double area_fraction = 0;              // card area / photo area
   bool touches_edge = false;
-  double aspect = 0;                      // estimated width/height of the card itself
+  double aspect = 0;  // estimated width/height of the card itself
   std::vector<std::string> problems;
 };
 
@@ -51,21 +55,22 @@ CardDetection FindCard(const cv::Mat& rgb);
 cv::Mat Rectify(const cv::Mat& rgb, const std::array<cv::Point2f, 4>& corners, cv::Size size);
 
 struct Classification {
-  std::string type = "unknown";  // a layout id or "unknown"
-  double confidence = 0;         // 0..1
+  std::string type = "unknown";                        // a layout id or "unknown"
+  double confidence = 0;                               // 0..1
   std::vector<std::pair<std::string, double>> scores;  // every layout, best first
 };
 
 // confidence = best^0.25 x best / (best + second): how well the best layout matches times how
-// clearly it beats the runner-up. `mrz_format`: the format of an MRZ already read on the card, if any (it decides between the
-// MRZ layouts). `rectified` is at any size with the card's aspect.
+// clearly it beats the runner-up. `mrz_format`: the format of an MRZ already read on the card, if any (it decides
+// between the MRZ layouts). `rectified` is at any size with the card's aspect.
 Classification Classify(const cv::Mat& rectified, const std::vector<DocumentLayout>& layouts,
                         MrzFormat mrz_format = MrzFormat::kUnknown);
 
 // The printed portrait on a rectified card: the largest face in the layout's portrait zone (with
 // margin, upscaled for the detector), or anywhere on the card when `layout` is null. A ghost
 // portrait is smaller, so the main one wins.
-std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout, const face::FaceAnalyzer& analyzer);
+std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout,
+                                     const face::FaceAnalyzer& analyzer);
 
 struct DocumentOptions {
   bool read_mrz = true;
@@ -76,15 +81,22 @@ struct DocumentOptions {
 
 struct DocumentReport {
   CardDetection detection;
-  bool whole_image = false;        // no card edge found, the image was taken as a scan of the document
+  bool whole_image = false;  // no card edge found, the image was taken as a scan of the document
   Classification classification;
-  cv::Mat rectified;               // the card, upright, at the layout's canonical size
-  std::optional<MrzReading> mrz;   // when an MRZ was located
-  std::optional<cv::Rect> portrait_box;   // in the rectified card
+  cv::Mat rectified;                              // the card, upright, at the layout's canonical size
+  std::optional<MrzReading> mrz;                  // when an MRZ was located
+  std::optional<cv::Rect> portrait_box;           // in the rectified card
   std::optional<cv::Rect> portrait_box_in_photo;  // bounding box in the input image
-  cv::Mat portrait;                // the portrait crop (with margin), for the face pipeline
+  cv::Mat portrait;                               // the portrait crop (with margin), for the face pipeline
+  // The layout's QR code (Korean residence card 2023) was decoded. Only that fact is kept: the
+  // decoded bytes are wiped inside the decoder's result before it is released, and never copied.
+  bool qr_read = false;
   std::vector<std::string> problems;
 };
+
+// True when a QR code decodes inside `zone` of the rectified card (with a margin). Nothing of its
+// content leaves the function: the decoder's byte buffers are zeroised before they are freed.
+bool QrDecodes(const cv::Mat& rectified, const ZoneBox& zone);
 
 // `analyzer` may be null (no portrait search). Throws only for programming errors; every capture
 // failure is a problem in the report.

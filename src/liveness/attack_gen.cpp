@@ -78,20 +78,30 @@ cv::Mat MakeCard(AttackSpecies s, const cv::Mat& photo, std::mt19937_64& rng) {
 cv::Mat MakeBackground(int w, int h, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> U(0, 1);
   cv::Mat bg(h, w, CV_8UC3);
-  const cv::Vec3d a(60 + 150 * U(rng), 60 + 150 * U(rng), 60 + 150 * U(rng));
-  const cv::Vec3d b(30 + 150 * U(rng), 30 + 150 * U(rng), 30 + 150 * U(rng));
+  // One draw per variable: the order of a call's arguments is unspecified, and a seed must give the
+  // same scene whichever compiler built this (the draws keep GCC's right-to-left order).
+  auto draw3 = [&](double base) {
+    const double z = U(rng), y = U(rng), x = U(rng);
+    return cv::Vec3d(base + 150 * x, base + 150 * y, base + 150 * z);
+  };
+  const cv::Vec3d a = draw3(60);
+  const cv::Vec3d b = draw3(30);
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
       const double t = 0.5 * (static_cast<double>(x) / w + static_cast<double>(y) / h);
       const cv::Vec3d v = a * (1 - t) + b * t;
-      bg.at<cv::Vec3b>(y, x) = cv::Vec3b(cv::saturate_cast<uint8_t>(v[0]), cv::saturate_cast<uint8_t>(v[1]), cv::saturate_cast<uint8_t>(v[2]));
+      bg.at<cv::Vec3b>(y, x) = cv::Vec3b(cv::saturate_cast<uint8_t>(v[0]), cv::saturate_cast<uint8_t>(v[1]),
+                                         cv::saturate_cast<uint8_t>(v[2]));
     }
   }
   // A few soft shapes (furniture, a door frame).
   for (int i = 0; i < 3; ++i) {
-    const cv::Point p1(static_cast<int>(U(rng) * w), static_cast<int>(U(rng) * h));
-    const cv::Point p2(p1.x + static_cast<int>((U(rng) - 0.5) * w), p1.y + static_cast<int>((U(rng) - 0.5) * h));
-    cv::rectangle(bg, p1, p2, cv::Scalar(255 * U(rng), 255 * U(rng), 255 * U(rng)), cv::FILLED);
+    const double y1 = U(rng), x1 = U(rng);
+    const cv::Point p1(static_cast<int>(x1 * w), static_cast<int>(y1 * h));
+    const double y2 = U(rng), x2 = U(rng);
+    const cv::Point p2(p1.x + static_cast<int>((x2 - 0.5) * w), p1.y + static_cast<int>((y2 - 0.5) * h));
+    const cv::Vec3d c = draw3(0) * (255.0 / 150.0);
+    cv::rectangle(bg, p1, p2, cv::Scalar(c[0], c[1], c[2]), cv::FILLED);
   }
   cv::GaussianBlur(bg, bg, cv::Size(0, 0), 4);
   return bg;
@@ -100,7 +110,7 @@ cv::Mat MakeBackground(int w, int h, std::mt19937_64& rng) {
 // The card (a plane) at `pose`, seen by a pinhole camera, over the background; then the camera.
 cv::Mat Render(const cv::Mat& card, const cv::Mat& bg, const Pose& pose, double rest_width_px, std::mt19937_64& rng) {
   const int W = bg.cols, H = bg.rows;
-  const double f = 1.2 * W;                     // focal length (a ~45 degree field of view)
+  const double f = 1.2 * W;                         // focal length (a ~45 degree field of view)
   const double Z0 = f * card.cols / rest_width_px;  // rest distance in card pixels
   const double rx = pose.rx * kPi / 180, ry = pose.ry * kPi / 180, rz = pose.rz * kPi / 180;
   const cv::Matx33d Rx(1, 0, 0, 0, std::cos(rx), -std::sin(rx), 0, std::sin(rx), std::cos(rx));
@@ -108,7 +118,10 @@ cv::Mat Render(const cv::Mat& card, const cv::Mat& bg, const Pose& pose, double 
   const cv::Matx33d Rz(std::cos(rz), -std::sin(rz), 0, std::sin(rz), std::cos(rz), 0, 0, 0, 1);
   const cv::Matx33d R = Rz * Ry * Rx;
   const double hw = card.cols / 2.0, hh = card.rows / 2.0;
-  const cv::Point2f src[4] = {{0, 0}, {static_cast<float>(card.cols), 0}, {static_cast<float>(card.cols), static_cast<float>(card.rows)}, {0, static_cast<float>(card.rows)}};
+  const cv::Point2f src[4] = {{0, 0},
+                              {static_cast<float>(card.cols), 0},
+                              {static_cast<float>(card.cols), static_cast<float>(card.rows)},
+                              {0, static_cast<float>(card.rows)}};
   cv::Point2f dst[4];
   const double Z = Z0 * pose.z;
   const cv::Vec3d t(pose.tx * Z / f, pose.ty * Z / f, Z);
@@ -145,22 +158,28 @@ double OutAndBack(double u) {
 
 const char* AttackSpeciesName(AttackSpecies s) {
   switch (s) {
-    case AttackSpecies::kPrintedPhoto: return "printed_photo";
-    case AttackSpecies::kPhoneScreen: return "phone_screen";
-    case AttackSpecies::kCutToOther: return "cut_to_other_person";
+    case AttackSpecies::kPrintedPhoto:
+      return "printed_photo";
+    case AttackSpecies::kPhoneScreen:
+      return "phone_screen";
+    case AttackSpecies::kCutToOther:
+      return "cut_to_other_person";
   }
   return "?";
 }
 
 Clip MakeAttack(AttackSpecies species, const cv::Mat& photo, const std::vector<Action>& mimic, uint64_t seed,
                 const AttackOptions& o, const cv::Mat& other) {
-  if (photo.empty() || photo.type() != CV_8UC3) throw Error(ErrorCode::kInvalidArgument, "attack photo must be 8-bit RGB");
+  if (photo.empty() || photo.type() != CV_8UC3)
+    throw Error(ErrorCode::kInvalidArgument, "attack photo must be 8-bit RGB");
   if (species == AttackSpecies::kCutToOther && (other.empty() || other.type() != CV_8UC3))
     throw Error(ErrorCode::kInvalidArgument, "a cut attack needs a second 8-bit RGB photo");
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> U(0, 1);
   std::normal_distribution<double> N(0, 1);
-  const AttackSpecies look = species == AttackSpecies::kCutToOther ? (U(rng) < 0.5 ? AttackSpecies::kPrintedPhoto : AttackSpecies::kPhoneScreen) : species;
+  const AttackSpecies look = species == AttackSpecies::kCutToOther
+                                 ? (U(rng) < 0.5 ? AttackSpecies::kPrintedPhoto : AttackSpecies::kPhoneScreen)
+                                 : species;
   const cv::Mat card = MakeCard(look, photo, rng);
   const cv::Mat card_b = species == AttackSpecies::kCutToOther ? MakeCard(look, other, rng) : cv::Mat();
   const cv::Mat bg = MakeBackground(o.width, o.height, rng);
@@ -185,10 +204,18 @@ Clip MakeAttack(AttackSpecies species, const cv::Mat& photo, const std::vector<A
       const double u = (t - o.rest_ms - static_cast<double>(k) * o.action_ms) / o.action_ms;
       const double s = strength[k];
       switch (mimic[k]) {
-        case Action::kTurnLeft: p.ry += 35 * s * OutAndBack(u); break;
-        case Action::kTurnRight: p.ry -= 35 * s * OutAndBack(u); break;
-        case Action::kLookUp: p.rx += 30 * s * OutAndBack(u); break;
-        case Action::kComeCloser: p.z /= 1.0 + 0.8 * s * OutAndBack(u); break;
+        case Action::kTurnLeft:
+          p.ry += 35 * s * OutAndBack(u);
+          break;
+        case Action::kTurnRight:
+          p.ry -= 35 * s * OutAndBack(u);
+          break;
+        case Action::kLookUp:
+          p.rx += 30 * s * OutAndBack(u);
+          break;
+        case Action::kComeCloser:
+          p.z /= 1.0 + 0.8 * s * OutAndBack(u);
+          break;
         case Action::kBlink: {
           // A quick forward tilt: squashes the eyes vertically for ~300 ms, like a closure.
           const double c = 0.45, w = 0.12;
@@ -213,7 +240,8 @@ cv::Mat MakeAttackFrame(AttackSpecies species, const cv::Mat& photo, uint64_t se
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> U(0, 1);
   std::normal_distribution<double> N(0, 1);
-  const cv::Mat card = MakeCard(species == AttackSpecies::kCutToOther ? AttackSpecies::kPrintedPhoto : species, photo, rng);
+  const cv::Mat card =
+      MakeCard(species == AttackSpecies::kCutToOther ? AttackSpecies::kPrintedPhoto : species, photo, rng);
   const cv::Mat bg = MakeBackground(o.width, o.height, rng);
   Pose p;
   p.rx = 6 * N(rng), p.ry = 6 * N(rng), p.rz = 4 * N(rng);

@@ -27,6 +27,7 @@ DocumentFacts SummariseDocument(const document::DocumentReport& r) {
   f.type = r.classification.type;
   f.type_confidence = r.classification.confidence;
   f.flags = r.problems;
+  f.qr_read = r.qr_read;
   if (r.mrz && r.mrz->found) {
     f.mrz_read = true;
     const document::MrzResult& m = r.mrz->mrz;
@@ -48,8 +49,8 @@ void WipeDocumentText(document::DocumentReport& r) {
   document::MrzResult& m = r.mrz->mrz;
   for (auto& line : m.lines) Wipe(line);
   document::MrzFields& f = m.fields;
-  for (std::string* s : {&f.document_code, &f.issuing_state, &f.document_number, &f.surname, &f.given_names, &f.nationality,
-                         &f.birth_date, &f.sex, &f.expiry_date, &f.optional1, &f.optional2}) {
+  for (std::string* s : {&f.document_code, &f.issuing_state, &f.document_number, &f.surname, &f.given_names,
+                         &f.nationality, &f.birth_date, &f.sex, &f.expiry_date, &f.optional1, &f.optional2}) {
     Wipe(*s);
   }
   r.mrz.reset();

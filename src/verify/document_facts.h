@@ -12,10 +12,11 @@
 namespace idm::verify {
 
 struct DocumentFacts {
-  std::string type = "unknown";             // a layout id, or "unknown"
+  std::string type = "unknown";  // a layout id, or "unknown"
   double type_confidence = 0;
   std::string issuing_country = "unknown";  // ICAO 3-letter code
   bool mrz_read = false, mrz_valid = false, expired = false;
+  bool qr_read = false;  // the layout's QR code decoded (its content is never kept)
   // Capture problems (document::k* codes), then "mrz_unreadable" / "document_expired".
   std::vector<std::string> flags;
 };

@@ -814,6 +814,24 @@ TEST(TfjsLoader, ResizeBilinearAttributesAndAddN) {
   }
 }
 
+// Found by tfjs_model_fuzz under clang: a node with too few inputs read its input's name before
+// the bounds check ran (argument order), and threw std::out_of_range instead of naming the node.
+TEST(TfjsLoader, NodeMissingAnInputIsModelFormatForEveryOp) {
+  for (const char* op : {"Conv2D", "DepthwiseConv2dNative", "AddV2", "Mul", "MatMul", "Conv2DBackpropInput", "Prelu"}) {
+    TinyModel m;
+    m.nodes.push_back(Placeholder("x", {1, 4, 4, 2}));
+    m.nodes.push_back({{"name", "n"}, {"op", op}, {"input", json::array()}});
+    try {
+      m.Load("n");
+      ADD_FAILURE() << op << ": loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModelFormat) << op << ": " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << op << ": " << typeid(e).name() << ": " << e.what();
+    }
+  }
+}
+
 TEST(TfjsLoader, SelfieSegmentationLoadsAndRuns) {
   REQUIRE_MODEL("selfie");
   const auto model = Model::FromTfjs("selfie", HumanModel("selfie"), {}, 1);

@@ -135,7 +135,10 @@ class Translator {
     if (i >= n.inputs.size()) n.Fail("expects at least " + std::to_string(i + 1) + " inputs");
     return Get(n.inputs[i]);
   }
-  int InValue(const TfNode& n, size_t i) { return AsValue(n.inputs.at(i), In(n, i)); }
+  int InValue(const TfNode& n, size_t i) {
+    Operand& o = In(n, i);  // first: it names a missing input (argument order is unspecified)
+    return AsValue(n.inputs[i], o);
+  }
   const Operand& ConstIn(const TfNode& n, size_t i) {
     const Operand& o = In(n, i);
     if (!o.is_const) n.Fail("input " + std::to_string(i) + " must be a constant");
@@ -240,7 +243,7 @@ class Translator {
       if (f.shape.size() != 4) n.Fail("filter must be 4-D");
       NodeAttrs a;
       Window(n, graph_->values()[x].shape, static_cast<int>(f.shape[0]), static_cast<int>(f.shape[1]), &a);
-      std::vector<int> ins = {x, AsValue(n.inputs[1], In(n, 1))};
+      std::vector<int> ins = {x, InValue(n, 1)};
       std::string act;
       if (fused_conv) {
         const auto ops = n.Strs("fused_ops");
@@ -275,7 +278,7 @@ class Translator {
       }
       a.adjust_h = static_cast<int>(want[1] - rows);
       a.adjust_w = static_cast<int>(want[2] - cols);
-      const int y = graph_->AddNode(Op::kDeconv2D, n.name, {x, AsValue(n.inputs[1], In(n, 1))}, a);
+      const int y = graph_->AddNode(Op::kDeconv2D, n.name, {x, InValue(n, 1)}, a);
       if (graph_->values()[y].shape != want)
         n.Fail("output shape " + ShapeToString(graph_->values()[y].shape) + " is not " + ShapeToString(want));
       return Value(y);
@@ -314,7 +317,7 @@ class Translator {
           for (int64_t k = 0; k < c; ++k) t[k * r + i] = w.data[i * c + k];
         wv = graph_->AddConstant(n.name + "/weights_t", {c, r}, std::move(t));
       } else {
-        wv = AsValue(n.inputs[1], In(n, 1));
+        wv = InValue(n, 1);
       }
       std::vector<int> ins = {x, wv};
       std::string act;

@@ -4,8 +4,6 @@
 //   * no swap: the frames a session holds sit in locked memory (mlock), which is never swapped out;
 //   * slow clients: a client that stops sending in the middle of its headers or body is cut off
 //     by the read timeout, and the connection thread it held serves others again.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -175,19 +173,6 @@ TEST(ServerHardening, SessionFramesAreHeldInLockedMemoryUntilTheSessionEnds) {
   EXPECT_EQ(server.Stop(), 0) << server.Stderr();
 }
 
-int ConnectLoopback(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    if (fd >= 0) ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Waits (up to `deadline_s`) for the server to close the connection; true if it did. Whatever
 // it sends first (an error response, or nothing) is read and ignored.
 bool ServerClosesWithin(int fd, int deadline_s) {
@@ -211,7 +196,7 @@ TEST(ServerHardening, StalledClientsAreCutOffByTheReadTimeout) {
   test::ServerProcess server(dir.path(),
                              {"--liveness", "off", "--workers", "1", "--threads", "2", "--read-timeout", "2"});
   ASSERT_TRUE(server.ok()) << server.Stderr();
-  const int in_headers = ConnectLoopback(server.port()), in_body = ConnectLoopback(server.port());
+  const int in_headers = test::ConnectLoopback(server.port()), in_body = test::ConnectLoopback(server.port());
   ASSERT_GE(in_headers, 0);
   ASSERT_GE(in_body, 0);
   const std::string partial_headers = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";

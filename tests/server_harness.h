@@ -223,19 +223,29 @@ class ServerProcess {
   int port_ = -1, out_fd_ = -1, exit_code_ = -1;
 };
 
-// Sends raw bytes to 127.0.0.1:port, returns everything the server answered.
-inline std::string RawHttp(int port, const std::string& bytes, int timeout_s = 30) {
+// A TCP connection to 127.0.0.1:port (receive timeout `timeout_s`, 0 = none), or -1.
+inline int ConnectLoopback(int port, int timeout_s = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{timeout_s, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (timeout_s > 0) {
+    timeval tv{timeout_s, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return "";
+    return -1;
   }
+  return fd;
+}
+
+// Sends raw bytes to 127.0.0.1:port, returns everything the server answered.
+inline std::string RawHttp(int port, const std::string& bytes, int timeout_s = 30) {
+  const int fd = ConnectLoopback(port, timeout_s);
+  if (fd < 0) return "";
   size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

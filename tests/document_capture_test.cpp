@@ -71,6 +71,15 @@ TEST(DocumentLayout, ShipsEveryRequiredType) {
   EXPECT_LT(o->portrait.x, 0.5);
   EXPECT_GT(n->portrait.w * n->portrait.h, o->portrait.w * o->portrait.h);
   EXPECT_FALSE(o->portrait_colour);
+  // The issuer is data too: a Korean type names Korea; an ICAO format names no state (its MRZ does).
+  for (const auto& x : l) EXPECT_EQ(x.issuing_country, x.id.rfind("kr_", 0) == 0 ? "KOR" : "") << x.id;
+  const std::string base = R"({"id": "x", "name": "x", "format": "ID-1", "size_mm": [85.6, 53.98],
+    "background_rgb": [1, 2, 3], "header": {"box": [0, 0, 1, 0.1], "rgb": [1, 2, 3]},
+    "portrait": {"box": [0.1, 0.2, 0.2, 0.4]}, "mrz": null, "qr": null, "keywords": [], "text_zones": [])";
+  EXPECT_EQ(ParseLayout(base + "}").issuing_country, "");
+  EXPECT_EQ(ParseLayout(base + R"(, "issuing_country": "UTO"})").issuing_country, "UTO");
+  EXPECT_THROW(ParseLayout(base + R"(, "issuing_country": "korea"})"), Error);
+  EXPECT_THROW(ParseLayout(base + R"(, "issuing_country": 410})"), Error);
 }
 
 TEST(DocumentLayout, MalformedFilesAreNamed) {
@@ -220,6 +229,57 @@ TEST(DocumentCapture, BlurIsReported) {
   cv::GaussianBlur(img, img, cv::Size(0, 0), 6);
   r = AnalyzeDocument(img, Layouts(), nullptr, opt);
   EXPECT_EQ(std::count(r.problems.begin(), r.problems.end(), std::string(kBlurred)), 1);
+}
+
+// A lamination highlight over part of the face (the portrait still found) is a capture problem:
+// on LFW cards it is what costs card-vs-selfie matching most (docs/documents.md).
+TEST(DocumentCapture, GlareOverThePortraitsFaceIsReported) {
+  if (!HaveModels() || !test::Exists(LfwDir() + "images")) GTEST_SKIP() << "models or LFW missing";
+  auto has = [](const DocumentReport& r, const char* p) {
+    return std::find(r.problems.begin(), r.problems.end(), p) != r.problems.end();
+  };
+  const cv::Mat face = LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");
+  DocumentOptions opt;
+  opt.read_mrz = false;
+  for (const char* id : {"kr_resident_registration", "kr_residence_card_old", "passport_td3"}) {
+    const auto* l = FindLayout(Layouts(), id);
+    const GeneratedCard card = RenderCard(*l, face, 21);
+    CaptureOptions co;
+    co.glare = false;
+    const CapturedCard cap = SimulateCapture(card.rgb, 23, co);
+    const DocumentReport clean = AnalyzeDocument(cap.rgb, Layouts(), &Analyzer(), opt);
+    ASSERT_TRUE(clean.portrait_box.has_value()) << id;
+    EXPECT_FALSE(has(clean, kGlareOnPortrait)) << id;
+    // The printed portrait in the photo, through the card's homography.
+    const std::vector<cv::Point2f> src = {{0, 0},
+                                          {static_cast<float>(card.rgb.cols), 0},
+                                          {static_cast<float>(card.rgb.cols), static_cast<float>(card.rgb.rows)},
+                                          {0, static_cast<float>(card.rgb.rows)}};
+    const cv::Mat H =
+        cv::getPerspectiveTransform(src, std::vector<cv::Point2f>(cap.corners.begin(), cap.corners.end()));
+    const cv::Rect pb = card.portrait_box;
+    std::vector<cv::Point2f> corners = {pb.tl(),
+                                        {static_cast<float>(pb.br().x), static_cast<float>(pb.y)},
+                                        pb.br(),
+                                        {static_cast<float>(pb.x), static_cast<float>(pb.br().y)}},
+                             in_photo;
+    cv::perspectiveTransform(corners, in_photo, H);
+    const cv::Rect box = cv::boundingRect(in_photo);
+    // A soft white ellipse over the upper face (eyes and forehead), a quarter of the portrait wide.
+    cv::Mat g(cap.rgb.size(), CV_32F, cv::Scalar(0));
+    const cv::Point centre(box.x + box.width / 2, box.y + box.height * 2 / 5);
+    cv::ellipse(g, centre, cv::Size(box.width / 4, box.width / 6), 20, 0, 360, cv::Scalar(1), cv::FILLED);
+    cv::GaussianBlur(g, g, cv::Size(0, 0), box.width * 0.05);
+    cv::Mat glared = cap.rgb.clone();
+    for (int y = 0; y < glared.rows; ++y)
+      for (int x = 0; x < glared.cols; ++x) {
+        const float a = std::min(1.f, 1.3f * g.at<float>(y, x));
+        cv::Vec3b& px = glared.at<cv::Vec3b>(y, x);
+        for (int c = 0; c < 3; ++c) px[c] = cv::saturate_cast<uint8_t>(px[c] * (1 - a) + 255 * a);
+      }
+    const DocumentReport r = AnalyzeDocument(glared, Layouts(), &Analyzer(), opt);
+    EXPECT_TRUE(has(r, kGlareOnPortrait)) << id << ": " << r.problems.size() << " problems";
+  }
 }
 
 // MRZ location + OCR-B templates / Tesseract + parser on the shared specimens. The counts are

@@ -65,6 +65,14 @@ double Fraction(const cv::Mat& gray, int lo, int hi) {
   return static_cast<double>(cv::countNonZero(m)) / static_cast<double>(gray.total());
 }
 
+// Share of pixels whose every channel is >= 220: what glare leaves of a printed picture.
+double WashedOutFraction(const cv::Mat& rgb) {
+  if (rgb.empty()) return 0;
+  cv::Mat m;
+  cv::inRange(rgb, cv::Scalar(220, 220, 220), cv::Scalar(255, 255, 255), m);
+  return static_cast<double>(cv::countNonZero(m)) / static_cast<double>(m.total());
+}
+
 double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspect, MrzFormat mrz_format) {
   const cv::Size sz = card.size();
   cv::Mat gray;
@@ -1026,6 +1034,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   }
   if (r.classification.confidence < options.unknown_below) r.classification.type = "unknown";
   layout = FindLayout(layouts, r.classification.type);
+  if (layout) r.issuing_country = layout->issuing_country;
   if (layout && r.detection.found) card = Rectify(rgb, r.detection.corners, layout->CanonicalSize());
   if (layout && r.detection.found) {
     // Re-apply the orientation chosen above.
@@ -1059,6 +1068,12 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     r.portrait_box = FindPortrait(card, layout, *analyzer);
     if (r.portrait_box) {
       r.portrait = card(Expand(*r.portrait_box, 2.2, card.size())).clone();
+      // Glare over the face itself, which the zone test above misses: a lamination highlight
+      // covering a cheek or the eyes is a few percent of the zone yet costs the comparison more
+      // than anything else a capture does (on LFW cards it is the largest single loss; see
+      // docs/documents.md). Washed-out pixels are near white in every channel; a face, even a
+      // pale one in black and white, has almost none.
+      if (WashedOutFraction(card(Expand(*r.portrait_box, 0.8, card.size()))) > 0.05) add(kGlareOnPortrait);
       if (r.detection.found) {
         // Back to photo coordinates through the rectifying homography.
         const std::vector<cv::Point2f> dst(r.detection.corners.begin(), r.detection.corners.end());

@@ -83,6 +83,7 @@ struct DocumentReport {
   CardDetection detection;
   bool whole_image = false;  // no card edge found, the image was taken as a scan of the document
   Classification classification;
+  std::string issuing_country;                    // the classified layout's issuer, when the type belongs to one state
   cv::Mat rectified;                              // the card, upright, at the layout's canonical size
   std::optional<MrzReading> mrz;                  // when an MRZ was located
   std::optional<cv::Rect> portrait_box;           // in the rectified card

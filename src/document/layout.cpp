@@ -72,6 +72,11 @@ DocumentLayout LayoutFromJson(const json& j) {
   l.portrait = Box(j.at("portrait").at("box"));
   l.portrait_colour = j.at("portrait").value("colour", true);
   l.portrait_side = j.at("portrait").value("side", "");
+  l.issuing_country = j.value("issuing_country", "");
+  if (!l.issuing_country.empty() &&
+      (l.issuing_country.size() > 3 ||
+       !std::all_of(l.issuing_country.begin(), l.issuing_country.end(), [](char c) { return c >= 'A' && c <= 'Z'; })))
+    throw Error(ErrorCode::kInvalidArgument, "issuing_country must be an ICAO code of 1-3 capital letters");
   if (j.contains("ghost_portrait") && !j["ghost_portrait"].is_null()) l.ghost_portrait = Box(j["ghost_portrait"].at("box"));
   if (j.contains("qr") && !j["qr"].is_null()) l.qr = Box(j["qr"].at("box"));
   if (j.contains("mrz") && !j["mrz"].is_null()) {

@@ -35,6 +35,9 @@ struct DocumentLayout {
   ZoneBox portrait;
   bool portrait_colour = true;
   std::string portrait_side;
+  // ICAO 3-letter code of the state that issues this type ("KOR"), empty for a format any state
+  // uses (TD1, TD2, TD3): those are named by their MRZ.
+  std::string issuing_country;
   std::optional<ZoneBox> ghost_portrait, qr;
   MrzFormat mrz_format = MrzFormat::kUnknown;  // kUnknown: the type has no MRZ
   ZoneBox mrz;

@@ -38,8 +38,8 @@ DocumentFacts SummariseDocument(const document::DocumentReport& r) {
     if (m.valid && m.expired) f.flags.push_back("document_expired");
     if (!m.valid) f.flags.push_back("mrz_unreadable");
   }
-  // The Korean layouts carry no MRZ; their issuer is the type itself.
-  if (f.issuing_country == "unknown" && f.type.rfind("kr_", 0) == 0) f.issuing_country = "KOR";
+  // A type issued by one state (the Korean cards, which carry no MRZ) names it in its layout.
+  if (f.issuing_country == "unknown" && !r.issuing_country.empty()) f.issuing_country = r.issuing_country;
   return f;
 }
 

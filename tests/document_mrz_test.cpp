@@ -3,16 +3,21 @@
 // it is about check digits or format, check-digit-guided OCR repair, the expiry flag, masking.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "document/csv.h"
 #include "document/mrz.h"
+#include "document/mrz_glyphs.h"
 #include "test_util.h"
 
 namespace idm::document {
@@ -189,6 +194,77 @@ TEST(DocumentMrz, Masking) {
   const auto m = MaskMrzLines(r);
   EXPECT_EQ(m[0], "P<UTOE*******<<A***<M****<<<<<<<<<<<<<<<<<<<");
   EXPECT_EQ(m[1], "L********6UTO7408122F1204159*********<<<<<10");
+}
+
+TEST(DocumentMrz, IcaoStateCodes) {
+  for (const char* c : {"LIE", "ESP", "GBR", "FRA", "UTO", "D<<", "XXA", "UNO"}) EXPECT_TRUE(IsIcaoStateCode(c)) << c;
+  for (const char* c : {"LIF", "FSP", "UTD", "QBR", "INP", "DEU<", "GB", "D"}) EXPECT_FALSE(IsIcaoStateCode(c)) << c;
+  const auto& codes = IcaoStateCodes();
+  EXPECT_GT(codes.size(), 270u);
+  EXPECT_TRUE(std::is_sorted(codes.begin(), codes.end()));
+  EXPECT_EQ(std::adjacent_find(codes.begin(), codes.end()), codes.end());
+  for (const auto& c : codes) EXPECT_EQ(c.size(), 3u) << c;
+}
+
+// Glyph scores for a reading: 0.9 for the character read, 0.5 for the others, but for the cells
+// given.
+std::vector<GlyphLine> Scored(const std::vector<std::string>& lines,
+                              const std::vector<std::tuple<size_t, size_t, char, float>>& set) {
+  std::vector<GlyphLine> g(lines.size());
+  for (size_t l = 0; l < lines.size(); ++l) {
+    std::array<float, 37> flat{};
+    flat.fill(0.5f);
+    g[l].scores.assign(lines[l].size(), flat);
+  }
+  const std::string alphabet = GlyphAlphabet();
+  for (size_t l = 0; l < lines.size(); ++l)
+    for (size_t i = 0; i < lines[l].size(); ++i) g[l].scores[i][alphabet.find(lines[l][i])] = 0.9f;
+  for (const auto& [l, i, c, v] : set) g[l].scores[i][alphabet.find(c)] = v;
+  return g;
+}
+
+TEST(DocumentMrzGlyphs, StateCodeFixedOnlyWhenAListedCodeIsClose) {
+  const std::vector<std::string> read = {"P<UTDERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                                         "L898902C36LIF7408122F1204159ZE184226B<<<<<10"};
+  // D read for O by 0.02, F for E by 0.01: the listed codes UTO and LIE.
+  auto lines = read;
+  FixStateCodes(Scored(lines, {{0, 4, 'D', 0.84f}, {0, 4, 'O', 0.82f}, {1, 12, 'F', 0.80f}, {1, 12, 'E', 0.79f}}),
+                lines);
+  EXPECT_EQ(lines[0].substr(2, 3), "UTO");
+  EXPECT_EQ(lines[1].substr(10, 3), "LIE");
+  EXPECT_EQ(lines[0].substr(5), read[0].substr(5));
+  // O far behind D (0.3): an unlisted code that is printed is not turned into a listed one.
+  lines = read;
+  FixStateCodes(Scored(lines, {{0, 4, 'D', 0.84f}, {0, 4, 'O', 0.54f}, {1, 12, 'F', 0.80f}, {1, 12, 'E', 0.60f}}),
+                lines);
+  EXPECT_EQ(lines, read);
+}
+
+// A national print whose 0 is as wide as OCR-B's O (OCR-B's 0 is narrower): the 0 template, used
+// at other widths too, still fits it (0.85 at OCR-B's width only).
+TEST(DocumentMrzGlyphs, ZeroPrintedWideStillMatchesZero) {
+  const std::string text = "F0000000050UTO031106M1401143<";
+  const int pitch = 30, n = static_cast<int>(text.size());
+  cv::Mat img(120, pitch * (n + 4), CV_8U, cv::Scalar(255));
+  for (int i = 0; i < n; ++i) {
+    cv::Mat t = GlyphTemplate(text[static_cast<size_t>(i)]), big;
+    if (text[static_cast<size_t>(i)] == '0') {
+      const cv::Matx23d m(1.2, 0, -0.1 * t.cols, 0, 1, 0);  // 1.2 x as wide, about its centre
+      cv::warpAffine(t, t, m, t.size());
+    }
+    cv::resize(t, big, cv::Size(), 1.25, 1.25, cv::INTER_LINEAR);
+    cv::Mat cell = img(cv::Rect(2 * pitch + i * pitch, 40, big.cols, big.rows));
+    cv::subtract(cell, big, cell);
+  }
+  cv::GaussianBlur(img, img, cv::Size(0, 0), 1.0);
+  const GlyphLine g = ReadGlyphLine(img, cv::Rect(2 * pitch, 40, n * pitch, 30), 2 * pitch, (n + 2) * pitch, n);
+  ASSERT_EQ(g.text.size(), text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '0') {
+      EXPECT_GT(GlyphScore(g, i, '0'), 0.93f) << i;
+    }
+  }
+  EXPECT_EQ(DecodeGlyphLine(g, std::string(text.size(), 'X')), "F0000000050UT0031106M1401143<");
 }
 
 }  // namespace

@@ -266,6 +266,37 @@ int MrzCheckDigit(std::string_view s) {
   return sum % 10;
 }
 
+const std::vector<std::string_view>& IcaoStateCodes() {
+  static const std::vector<std::string_view> codes = [] {
+    // ISO 3166-1 alpha-3.
+    constexpr std::string_view kIso =
+        "ABW AFG AGO AIA ALA ALB AND ARE ARG ARM ASM ATA ATF ATG AUS AUT AZE BDI BEL BEN BES BFA BGD BGR BHR "
+        "BHS BIH BLM BLR BLZ BMU BOL BRA BRB BRN BTN BVT BWA CAF CAN CCK CHE CHL CHN CIV CMR COD COG COK COL "
+        "COM CPV CRI CUB CUW CXR CYM CYP CZE DEU DJI DMA DNK DOM DZA ECU EGY ERI ESH ESP EST ETH FIN FJI FLK "
+        "FRA FRO FSM GAB GBR GEO GGY GHA GIB GIN GLP GMB GNB GNQ GRC GRD GRL GTM GUF GUM GUY HKG HMD HND HRV "
+        "HTI HUN IDN IMN IND IOT IRL IRN IRQ ISL ISR ITA JAM JEY JOR JPN KAZ KEN KGZ KHM KIR KNA KOR KWT LAO "
+        "LBN LBR LBY LCA LIE LKA LSO LTU LUX LVA MAC MAF MAR MCO MDA MDG MDV MEX MHL MKD MLI MLT MMR MNE MNG "
+        "MNP MOZ MRT MSR MTQ MUS MWI MYS MYT NAM NCL NER NFK NGA NIC NIU NLD NOR NPL NRU NZL OMN PAK PAN PCN "
+        "PER PHL PLW PNG POL PRI PRK PRT PRY PSE PYF QAT REU ROU RUS RWA SAU SDN SEN SGP SGS SHN SJM SLB SLE "
+        "SLV SMR SOM SPM SRB SSD STP SUR SVK SVN SWE SWZ SXM SYC SYR TCA TCD TGO THA TJK TKL TKM TLS TON TTO "
+        "TUN TUR TUV TWN TZA UGA UKR UMI URY USA UZB VAT VCT VEN VGB VIR VNM VUT WLF WSM YEM ZAF ZMB ZWE "
+        // ICAO 9303 Part 3 additions: Germany, British nationals of other kinds, the UN and its
+        // agencies, other organisations, stateless and refugees, the EU, Kosovo, the specimen state.
+        "D<< GBD GBN GBO GBP GBS UNA UNK UNO XBA XCC XCE XCO XDC XEC XES XIM XMP XOM XPO XXA XXB XXC XXX "
+        "EUE RKS UTO";
+    std::vector<std::string_view> v;
+    for (size_t i = 0; i + 3 <= kIso.size(); i += 4) v.push_back(kIso.substr(i, 3));
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return codes;
+}
+
+bool IsIcaoStateCode(std::string_view code) {
+  const auto& c = IcaoStateCodes();
+  return std::binary_search(c.begin(), c.end(), code);
+}
+
 const MrzCheck* MrzResult::Check(std::string_view name) const {
   for (const auto& c : checks)
     if (c.name == name) return &c;

@@ -20,6 +20,14 @@ const char* MrzFormatName(MrzFormat f);  // "TD1", ..., "MRVA", "MRVB", "unknown
 // Returns -1 if `s` holds any other character.
 int MrzCheckDigit(std::string_view s);
 
+// The three-character codes ICAO 9303 Part 3 allows for an issuing state or organisation and for
+// a nationality: ISO 3166-1 alpha-3, Germany's "D<<", the British, UN and other organisations'
+// codes (GBD ... XXX), RKS, and UTO, the fictitious state of ICAO's specimens. Written from the
+// standard; the ISO list changes rarely, and a code missing here only loses the OCR correction
+// that ReadMrz makes with it (ParseMrz does not reject unlisted codes).
+bool IsIcaoStateCode(std::string_view code);
+const std::vector<std::string_view>& IcaoStateCodes();
+
 enum class CheckState { kPass, kFail, kUnreadable };  // kUnreadable: a character outside the alphabet
 struct MrzCheck {
   std::string name;  // "document_number", "birth_date", "expiry_date", "personal_number", "composite"

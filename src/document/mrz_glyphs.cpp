@@ -7,6 +7,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "document/mrz.h"
 #include "document/ocrb_glyph_size.h"
 
 namespace idm::document {
@@ -17,16 +18,38 @@ namespace {
 constexpr const char* kGlyphAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
 constexpr int kMargin = 4;  // px around a cell in the compared patch: the shifts tried
 
-// Templates as matched: float, blurred like the patches. (A second, blurrier set for upscaled
-// low-resolution scans was tried: 13/22 exact instead of 14/22.)
+// Glyph widths tried for every template, as a factor of OCR-B's, and what each costs. The cell is
+// scaled so that the print's median glyph is as wide as OCR-B's, but national prints are not all
+// OCR-B: some print 0 as wide as O (OCR-B's 0 is narrower), or O and D narrower than their other
+// glyphs; a template only at its own width then loses to a look-alike of the right width (a French
+// visa's zeros read O, 6 or D, a UK visa's number AD0725981 read ADO7Z598I). A template used at
+// another width gives up kWidthCost * |ln factor| of correlation (0.009 at 1.2), so that a glyph
+// read equally well at OCR-B's own width keeps that reading (at no cost, Monaco's E was read F).
+constexpr std::array<double, 3> kWidths = {1.0, 0.85, 1.2};
+constexpr double kWidthCost = 0.05;
+
+// FixStateCodes: the most correlation a listed code may give up against the code read (summed
+// over its three cells). The specimens' fixes cost 0.001-0.07; the nearest listed code to a
+// printed unlisted one (Interpol's INP) costs more than 0.16.
+constexpr float kMaxStateCodeCost = 0.12f;
+
+// Templates as matched: float, blurred like the patches, at each of kWidths (index w * 37 + t).
+// (A second, blurrier set for upscaled low-resolution scans was tried: 13/22 exact instead of
+// 14/22; templates degraded to the scan's resolution and a comparison of look-alikes on the pixels
+// where they differ did not help either.)
 const std::vector<cv::Mat>& Bank() {
   static const std::vector<cv::Mat> bank = [] {
     std::vector<cv::Mat> b;
-    for (double sigma : {1.0})
+    for (double w : kWidths)
       for (int i = 0; i < 37; ++i) {
         cv::Mat t(kGlyphH, kGlyphW, CV_8U, const_cast<unsigned char*>(&kOcrbGlyphs[i][0][0])), f;
         t.convertTo(f, CV_32F);
-        cv::GaussianBlur(f, f, cv::Size(0, 0), sigma);
+        if (w != 1.0) {
+          // Stretched about the cell's centre, the height unchanged.
+          const cv::Matx23d m(w, 0, (1 - w) * kGlyphW / 2.0, 0, 1, 0);
+          cv::warpAffine(f, f, m, f.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0);
+        }
+        cv::GaussianBlur(f, f, cv::Size(0, 0), 1.0);
         b.push_back(f);
       }
     return b;
@@ -217,6 +240,7 @@ GlyphLine ReadGlyphLine(const cv::Mat& gray, const cv::Rect& line_box, int x0, i
         double m = 0;
         cv::Point at;
         cv::minMaxLoc(res, nullptr, &m, nullptr, &at);
+        m -= kWidthCost * std::abs(std::log(kWidths[v]));
         if (m > mx) {
           mx = m;
           where[static_cast<size_t>(t)] = at;
@@ -320,6 +344,33 @@ void AdaptGlyphs(std::vector<GlyphLine>& lines, const std::vector<std::string>& 
         cv::minMaxLoc(res, nullptr, &mx);
         g.scores[i][t] = std::max(g.scores[i][t], static_cast<float>(mx));
       }
+}
+
+// A code read that is not on ICAO's list is replaced by the listed code whose glyphs give up the
+// least correlation (summed over the three cells), if that is under kMaxStateCodeCost: at 9-10 px
+// per character E/F and O/D come within a few hundredths of each other (LIF for LIE, UTD for
+// UTO), while an unlisted code that is printed (a specimen's own) stays when nothing listed is
+// that close. Only the cheapest code is taken, so a misread that is itself a listed code stays.
+void FixStateCodes(const std::vector<GlyphLine>& glyphs, std::vector<std::string>& lines) {
+  std::vector<std::pair<size_t, size_t>> at = {{0, 2}};  // issuing state: line 1, positions 3-5
+  if (lines.size() == 3)
+    at.push_back({1, 15});  // TD1 nationality
+  else if (lines.size() == 2)
+    at.push_back({1, 10});  // TD2, TD3, MRV nationality
+  for (const auto& [l, p] : at) {
+    if (l >= lines.size() || l >= glyphs.size() || lines[l].size() < p + 3 || glyphs[l].scores.size() < p + 3) continue;
+    const std::string_view code = std::string_view(lines[l]).substr(p, 3);
+    if (IsIcaoStateCode(code)) continue;
+    float best = kMaxStateCodeCost;
+    std::string_view fix;
+    for (const auto& c : IcaoStateCodes()) {
+      float cost = 0;
+      for (size_t k = 0; k < 3; ++k)
+        cost += std::max(0.f, GlyphScore(glyphs[l], p + k, code[k]) - GlyphScore(glyphs[l], p + k, c[k]));
+      if (cost < best) best = cost, fix = c;
+    }
+    if (!fix.empty()) lines[l].replace(p, 3, fix);
+  }
 }
 
 }  // namespace idm::document

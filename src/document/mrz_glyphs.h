@@ -42,6 +42,12 @@ float GlyphScore(const GlyphLine& line, size_t i, char c);
 // that the font's templates separate poorly at 10 px per character.
 void AdaptGlyphs(std::vector<GlyphLine>& lines, const std::vector<std::string>& allowed);
 
+// Issuing state (line 1, positions 3-5) and nationality (TD1: line 2, 16-18; others: line 2,
+// 11-13) are codes from ICAO's list (IsIcaoStateCode). In `lines`, as decoded from `glyphs`, a code
+// that is not listed becomes the listed code whose glyphs score closest, if that is close enough
+// (at 9-10 px per character E/F and O/D come within a few hundredths: LIF for LIE, UTD for UTO).
+void FixStateCodes(const std::vector<GlyphLine>& glyphs, std::vector<std::string>& lines);
+
 // Reads one MRZ line of `n` characters. `gray` is the (grey, ink dark) image, `line_box` the
 // line's approximate box (from the layout pass); `x_range` the horizontal extent the MRZ block
 // may occupy (MRZ lines share their left edge and length).

@@ -417,6 +417,7 @@ MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options) {
         if (adapted) AdaptGlyphs(glyphs, classes);
         std::vector<std::string> lines;
         for (size_t i = 0; i < glyphs.size(); ++i) lines.push_back(DecodeGlyphLine(glyphs[i], classes[i]));
+        FixStateCodes(glyphs, lines);
         consider(lines, quality(lines));
         RepairWithScores(glyphs, classes, lines, visa);
         consider(lines, quality(lines));

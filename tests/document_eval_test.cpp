@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -230,6 +231,110 @@ TEST(DocumentEval, CardToSelfieOnLfwPairs) {
   std::printf("  genuine pairs accepted at the FAR=1e-3 operating points (n, card portrait not read, card, photo):\n");
   for (const auto& [k, v] : by) std::printf("    %-34s %3d  %2d  %3d  %3d\n", k.c_str(), v[0], v[1], v[2], v[3]);
   EXPECT_GE(op_c.tar, op_p.tar - 0.03) << "card-vs-selfie TAR more than 3 points under photo-vs-photo";
+}
+
+// Where the card path loses, one degradation at a time: the card is rectified with its true
+// corners (detection taken out), the portrait found and embedded, and compared with the photo it
+// was printed from (how much of the face survives) and with the other photo of the pair (accepted
+// at the photo-vs-photo FAR = 1e-3 threshold of the same pairs). No assertion: it explains the
+// card-vs-selfie gap (docs/documents.md).
+TEST(DocumentEval, CardPortraitLossPerDegradation) {
+  if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
+  if (!test::Exists(LfwDir() + "pairs.csv")) GTEST_SKIP() << "LFW missing";
+  const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
+  face::AnalyzerOptions photo_opt;
+  photo_opt.pick = face::FacePick::kCentral;
+  const face::FaceAnalyzer photo(photo_opt), portrait{face::AnalyzerOptions{}};
+  const int limit = EnvInt("IDMATCH_DOC_PAIRS", 150);
+  struct Pair {
+    cv::Mat a;
+    face::Embedding ea, eb;
+  };
+  std::vector<Pair> pairs;
+  std::map<std::string, int> seen;
+  for (const auto& row : ReadCsvFile(LfwDir() + "pairs.csv")) {
+    if (row.at("same_identity") != "1" || static_cast<int>(pairs.size()) >= limit) continue;
+    const std::string id = row.at("file_a").substr(7, row.at("file_a").rfind('/') - 7);
+    if (seen[id]++) continue;
+    Pair p;
+    p.a = LoadImageFile(LfwDir() + row.at("file_a"));
+    try {
+      p.ea = photo.Analyze(p.a).embedding;
+      p.eb = photo.Analyze(LoadImageFile(LfwDir() + row.at("file_b"))).embedding;
+    } catch (const Error&) {
+      continue;
+    }
+    pairs.push_back(std::move(p));
+  }
+  ASSERT_GE(pairs.size(), 50u);
+  std::vector<double> s_photo;
+  std::vector<bool> g;
+  for (size_t i = 0; i < pairs.size(); ++i)
+    for (size_t j = 0; j < pairs.size(); ++j) {
+      g.push_back(i == j);
+      s_photo.push_back(face::CosineSimilarity(pairs[i].ea, pairs[j].eb));
+    }
+  const double thr = eval::TarAtFar(eval::ComputeRoc(s_photo, g), 1e-3).threshold;
+  int photo_acc = 0;
+  for (const auto& p : pairs) photo_acc += face::CosineSimilarity(p.ea, p.eb) >= thr;
+  std::printf("[card portrait loss] %zu LFW pairs; photo-vs-photo accepts %d at its FAR=1e-3 threshold %.4f\n",
+              pairs.size(), photo_acc, thr);
+  std::printf("  %-26s %8s %8s %8s\n", "capture", "printed", "selfie", "accepted");
+  auto only = [](const char* what) {
+    CaptureOptions o;
+    o.halftone = o.glare = o.perspective = o.shadow = o.blur = o.noise = o.jpeg = o.clutter = false;
+    const std::string w = what;
+    o.halftone = w == "halftone";
+    o.glare = w == "glare";
+    o.perspective = w == "perspective";
+    o.shadow = w == "shadow";
+    o.blur = w == "blur";
+    o.noise = w == "noise";
+    o.jpeg = w == "jpeg";
+    return o;
+  };
+  std::vector<std::pair<std::string, std::optional<CaptureOptions>>> configs = {{"card as printed", std::nullopt},
+                                                                                {"capture, no degradation", only("")}};
+  for (const char* d : {"halftone", "glare", "perspective", "shadow", "blur", "noise", "jpeg"})
+    configs.emplace_back(std::string("only ") + d, only(d));
+  configs.emplace_back("all", CaptureOptions{});
+  CaptureOptions no_glare, no_blur, neither;
+  no_glare.glare = neither.glare = false;
+  no_blur.blur = neither.blur = false;
+  configs.emplace_back("all but glare", no_glare);
+  configs.emplace_back("all but blur", no_blur);
+  configs.emplace_back("all but glare and blur", neither);
+  for (const auto& [name, capture] : configs) {
+    double printed = 0, selfie = 0;
+    int accepted = 0, read = 0;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      const auto& l = layouts[i % layouts.size()];
+      const GeneratedCard card = RenderCard(l, pairs[i].a, 7000 + i);
+      cv::Mat rectified = card.rgb;
+      if (capture) {
+        const CapturedCard cap = SimulateCapture(card.rgb, 9000 + i, *capture);
+        rectified = Rectify(cap.rgb, cap.corners, l.CanonicalSize());
+      }
+      const auto box = FindPortrait(rectified, &l, portrait);
+      if (!box) continue;
+      const int w = box->width * 11 / 5, h = box->height * 11 / 5;  // the margin AnalyzeDocument keeps
+      const cv::Rect crop = cv::Rect(box->x + box->width / 2 - w / 2, box->y + box->height / 2 - h / 2, w, h) &
+                            cv::Rect(0, 0, rectified.cols, rectified.rows);
+      try {
+        const face::Embedding e = portrait.Analyze(rectified(crop).clone()).embedding;
+        const double s = face::CosineSimilarity(e, pairs[i].eb);
+        printed += face::CosineSimilarity(e, pairs[i].ea);
+        selfie += s;
+        accepted += s >= thr;
+        ++read;
+      } catch (const Error&) {
+      }
+    }
+    std::printf("  %-26s %8.4f %8.4f %5d/%zu%s\n", name.c_str(), read ? printed / read : 0.0,
+                read ? selfie / read : 0.0, accepted, pairs.size(),
+                read < static_cast<int>(pairs.size()) ? " (portraits not read counted as rejected)" : "");
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace

@@ -251,20 +251,7 @@ TEST(DocumentCapture, GlareOverThePortraitsFaceIsReported) {
     ASSERT_TRUE(clean.portrait_box.has_value()) << id;
     EXPECT_FALSE(has(clean, kGlareOnPortrait)) << id;
     // The printed portrait in the photo, through the card's homography.
-    const std::vector<cv::Point2f> src = {{0, 0},
-                                          {static_cast<float>(card.rgb.cols), 0},
-                                          {static_cast<float>(card.rgb.cols), static_cast<float>(card.rgb.rows)},
-                                          {0, static_cast<float>(card.rgb.rows)}};
-    const cv::Mat H =
-        cv::getPerspectiveTransform(src, std::vector<cv::Point2f>(cap.corners.begin(), cap.corners.end()));
-    const cv::Rect pb = card.portrait_box;
-    std::vector<cv::Point2f> corners = {pb.tl(),
-                                        {static_cast<float>(pb.br().x), static_cast<float>(pb.y)},
-                                        pb.br(),
-                                        {static_cast<float>(pb.x), static_cast<float>(pb.br().y)}},
-                             in_photo;
-    cv::perspectiveTransform(corners, in_photo, H);
-    const cv::Rect box = cv::boundingRect(in_photo);
+    const cv::Rect box = CardBoxInPhoto(card.portrait_box, cap.corners, card.rgb.size());
     // A soft white ellipse over the upper face (eyes and forehead), a quarter of the portrait wide.
     cv::Mat g(cap.rgb.size(), CV_32F, cv::Scalar(0));
     const cv::Point centre(box.x + box.width / 2, box.y + box.height * 2 / 5);

@@ -99,14 +99,51 @@ TEST(DocumentEval, GeneratedCardsFoundAndTyped) {
   EXPECT_GE(ok_type, n * 98 / 100);
 }
 
+// LFW genuine pairs for the card-vs-selfie evals: the first pair of each identity in pairs.csv
+// (so every cross combination is an impostor pair), both photos embedded with LFW's protocol.
+// `tried` numbers the identities tried, failures included (it seeds the cards, as before).
+struct LfwPair {
+  std::string identity;
+  cv::Mat a;  // the photo the card is printed from
+  face::Embedding ea, eb;
+  int tried = 0;
+};
+std::vector<LfwPair> GenuinePairsOnePerIdentity(const face::FaceAnalyzer& photo, int limit, int* photo_fail) {
+  std::vector<LfwPair> pairs;
+  std::map<std::string, int> seen;
+  int tried = 0;
+  for (const auto& row : ReadCsvFile(LfwDir() + "pairs.csv")) {
+    if (row.at("same_identity") != "1") continue;
+    if (static_cast<int>(pairs.size()) >= limit) break;
+    const std::string id = row.at("file_a").substr(7, row.at("file_a").rfind('/') - 7);
+    if (seen[id]++) continue;
+    LfwPair p;
+    p.identity = id;
+    p.tried = ++tried;
+    p.a = LoadImageFile(LfwDir() + row.at("file_a"));
+    try {
+      p.ea = photo.Analyze(p.a).embedding;
+      p.eb = photo.Analyze(LoadImageFile(LfwDir() + row.at("file_b"))).embedding;
+    } catch (const Error&) {
+      ++*photo_fail;
+      continue;
+    }
+    pairs.push_back(std::move(p));
+  }
+  return pairs;
+}
+
+face::FaceAnalyzer LfwPhotoAnalyzer() {
+  face::AnalyzerOptions o;
+  o.pick = face::FacePick::kCentral;  // LFW's protocol: the face the image is centred on
+  return face::FaceAnalyzer(o);
+}
+
 TEST(DocumentEval, CardToSelfieOnLfwPairs) {
   if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
   if (!test::Exists(LfwDir() + "pairs.csv")) GTEST_SKIP() << "LFW missing";
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
-  face::AnalyzerOptions photo_opt;
-  photo_opt.pick = face::FacePick::kCentral;  // LFW's protocol: the face the image is centred on
-  const face::FaceAnalyzer photo(photo_opt), portrait{face::AnalyzerOptions{}};
-  const int limit = EnvInt("IDMATCH_DOC_PAIRS", 300);
+  const face::FaceAnalyzer photo = LfwPhotoAnalyzer(), portrait{face::AnalyzerOptions{}};
   struct Pair {
     std::string identity;
     face::Embedding a, b, card, card_first;  // card: the last capture taken; card_first: the first
@@ -117,27 +154,16 @@ TEST(DocumentEval, CardToSelfieOnLfwPairs) {
   };
   std::vector<Pair> pairs;
   constexpr int kMaxCaptures = 3;  // the first photo and up to two retakes
-  int attempted = 0, card_fail = 0, photo_fail = 0;
+  int card_fail = 0, photo_fail = 0;
   std::map<std::string, int> retake_for;
-  std::map<std::string, int> seen;
-  for (const auto& row : ReadCsvFile(LfwDir() + "pairs.csv")) {
-    if (row.at("same_identity") != "1") continue;
-    if (static_cast<int>(pairs.size()) >= limit) break;
-    const std::string id = row.at("file_a").substr(7, row.at("file_a").rfind('/') - 7);
-    if (seen[id]++) continue;  // one pair per identity: impostor combinations are then all cross-identity
-    ++attempted;
+  for (const LfwPair& lfw : GenuinePairsOnePerIdentity(photo, EnvInt("IDMATCH_DOC_PAIRS", 300), &photo_fail)) {
+    const int attempted = lfw.tried;
     Pair p;
-    p.identity = id;
-    const cv::Mat a = LoadImageFile(LfwDir() + row.at("file_a")), b = LoadImageFile(LfwDir() + row.at("file_b"));
-    try {
-      p.a = photo.Analyze(a).embedding;
-      p.b = photo.Analyze(b).embedding;
-    } catch (const Error&) {
-      ++photo_fail;
-      continue;
-    }
+    p.identity = lfw.identity;
+    p.a = lfw.ea;
+    p.b = lfw.eb;
     const auto& l = layouts[pairs.size() % layouts.size()];
-    const GeneratedCard card = RenderCard(l, a, 7000 + attempted);
+    const GeneratedCard card = RenderCard(l, lfw.a, 7000 + attempted);
     p.layout = l.id;
     // The capture page's flow (web/app.js): a card photo with a capture problem is taken again
     // (every problem code is in its RETAKE set). The first capture is scored as well, as if the
@@ -242,30 +268,9 @@ TEST(DocumentEval, CardPortraitLossPerDegradation) {
   if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
   if (!test::Exists(LfwDir() + "pairs.csv")) GTEST_SKIP() << "LFW missing";
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
-  face::AnalyzerOptions photo_opt;
-  photo_opt.pick = face::FacePick::kCentral;
-  const face::FaceAnalyzer photo(photo_opt), portrait{face::AnalyzerOptions{}};
-  const int limit = EnvInt("IDMATCH_DOC_PAIRS", 150);
-  struct Pair {
-    cv::Mat a;
-    face::Embedding ea, eb;
-  };
-  std::vector<Pair> pairs;
-  std::map<std::string, int> seen;
-  for (const auto& row : ReadCsvFile(LfwDir() + "pairs.csv")) {
-    if (row.at("same_identity") != "1" || static_cast<int>(pairs.size()) >= limit) continue;
-    const std::string id = row.at("file_a").substr(7, row.at("file_a").rfind('/') - 7);
-    if (seen[id]++) continue;
-    Pair p;
-    p.a = LoadImageFile(LfwDir() + row.at("file_a"));
-    try {
-      p.ea = photo.Analyze(p.a).embedding;
-      p.eb = photo.Analyze(LoadImageFile(LfwDir() + row.at("file_b"))).embedding;
-    } catch (const Error&) {
-      continue;
-    }
-    pairs.push_back(std::move(p));
-  }
+  const face::FaceAnalyzer photo = LfwPhotoAnalyzer(), portrait{face::AnalyzerOptions{}};
+  int photo_fail = 0;
+  const std::vector<LfwPair> pairs = GenuinePairsOnePerIdentity(photo, EnvInt("IDMATCH_DOC_PAIRS", 150), &photo_fail);
   ASSERT_GE(pairs.size(), 50u);
   std::vector<double> s_photo;
   std::vector<bool> g;
@@ -317,9 +322,7 @@ TEST(DocumentEval, CardPortraitLossPerDegradation) {
       }
       const auto box = FindPortrait(rectified, &l, portrait);
       if (!box) continue;
-      const int w = box->width * 11 / 5, h = box->height * 11 / 5;  // the margin AnalyzeDocument keeps
-      const cv::Rect crop = cv::Rect(box->x + box->width / 2 - w / 2, box->y + box->height / 2 - h / 2, w, h) &
-                            cv::Rect(0, 0, rectified.cols, rectified.rows);
+      const cv::Rect crop = PortraitCrop(*box, rectified.size());
       try {
         const face::Embedding e = portrait.Analyze(rectified(crop).clone()).embedding;
         const double s = face::CosineSimilarity(e, pairs[i].eb);

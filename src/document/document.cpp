@@ -848,6 +848,23 @@ bool QrDecodes(const cv::Mat& rectified, const ZoneBox& zone) {
   return ok;
 }
 
+cv::Rect CardBoxInPhoto(const cv::Rect& box, const std::array<cv::Point2f, 4>& corners, cv::Size card_size) {
+  const std::vector<cv::Point2f> card = {{0, 0},
+                                         {static_cast<float>(card_size.width), 0},
+                                         {static_cast<float>(card_size.width), static_cast<float>(card_size.height)},
+                                         {0, static_cast<float>(card_size.height)}};
+  const cv::Mat H = cv::getPerspectiveTransform(card, std::vector<cv::Point2f>(corners.begin(), corners.end()));
+  std::vector<cv::Point2f> pts = {box.tl(),
+                                  {static_cast<float>(box.br().x), static_cast<float>(box.y)},
+                                  box.br(),
+                                  {static_cast<float>(box.x), static_cast<float>(box.br().y)}},
+                           out;
+  cv::perspectiveTransform(pts, out, H);
+  return cv::boundingRect(out);
+}
+
+cv::Rect PortraitCrop(const cv::Rect& face_box, cv::Size card_size) { return Expand(face_box, 2.2, card_size); }
+
 std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout,
                                      const face::FaceAnalyzer& analyzer) {
   cv::Rect zone(0, 0, card.cols, card.rows);
@@ -1067,7 +1084,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   if (options.find_portrait && analyzer != nullptr) {
     r.portrait_box = FindPortrait(card, layout, *analyzer);
     if (r.portrait_box) {
-      r.portrait = card(Expand(*r.portrait_box, 2.2, card.size())).clone();
+      r.portrait = card(PortraitCrop(*r.portrait_box, card.size())).clone();
       // Glare over the face itself, which the zone test above misses: a lamination highlight
       // covering a cheek or the eyes is a few percent of the zone yet costs the comparison more
       // than anything else a capture does (on LFW cards it is the largest single loss; see
@@ -1075,21 +1092,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       // pale one in black and white, has almost none.
       if (WashedOutFraction(card(Expand(*r.portrait_box, 0.8, card.size()))) > 0.05) add(kGlareOnPortrait);
       if (r.detection.found) {
-        // Back to photo coordinates through the rectifying homography.
-        const std::vector<cv::Point2f> dst(r.detection.corners.begin(), r.detection.corners.end());
-        const std::vector<cv::Point2f> src = {{0, 0},
-                                              {static_cast<float>(card.cols), 0},
-                                              {static_cast<float>(card.cols), static_cast<float>(card.rows)},
-                                              {0, static_cast<float>(card.rows)}};
-        const cv::Mat H = cv::getPerspectiveTransform(src, dst);
-        const cv::Rect b = *r.portrait_box;
-        std::vector<cv::Point2f> pts = {b.tl(),
-                                        {static_cast<float>(b.br().x), static_cast<float>(b.y)},
-                                        b.br(),
-                                        {static_cast<float>(b.x), static_cast<float>(b.br().y)}},
-                                 out;
-        cv::perspectiveTransform(pts, out, H);
-        r.portrait_box_in_photo = cv::boundingRect(out);
+        r.portrait_box_in_photo = CardBoxInPhoto(*r.portrait_box, r.detection.corners, card.size());
       } else {
         r.portrait_box_in_photo = r.portrait_box;
       }

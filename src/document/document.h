@@ -53,6 +53,9 @@ struct CardDetection {
 
 CardDetection FindCard(const cv::Mat& rgb);
 cv::Mat Rectify(const cv::Mat& rgb, const std::array<cv::Point2f, 4>& corners, cv::Size size);
+// A box on the card rectified at `card_size` -> its bounding box in the photo whose card corners
+// are `corners` (TL, TR, BR, BL), through the rectifying homography.
+cv::Rect CardBoxInPhoto(const cv::Rect& box, const std::array<cv::Point2f, 4>& corners, cv::Size card_size);
 
 struct Classification {
   std::string type = "unknown";                        // a layout id or "unknown"
@@ -71,6 +74,9 @@ Classification Classify(const cv::Mat& rectified, const std::vector<DocumentLayo
 // portrait is smaller, so the main one wins.
 std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout,
                                      const face::FaceAnalyzer& analyzer);
+// The crop of the card handed to the face pipeline around a portrait's face box: the face with the
+// margin (2.2 x the box) its landmarks and alignment need.
+cv::Rect PortraitCrop(const cv::Rect& face_box, cv::Size card_size);
 
 struct DocumentOptions {
   bool read_mrz = true;

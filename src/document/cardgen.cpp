@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -134,7 +135,6 @@ std::string ZoneText(const TextZone& z, const Invented& d, std::string* latin) {
     const int yy = std::stoi(yymmdd.substr(0, 2));
     return std::to_string(yy > 40 ? 1900 + yy : 2000 + yy) + "." + yymmdd.substr(2, 2) + "." + yymmdd.substr(4, 2);
   };
-  std::string t;
   if (z.kind == "fixed") {
     *latin = z.latin;
     return z.text;
@@ -143,30 +143,26 @@ std::string ZoneText(const TextZone& z, const Invented& d, std::string* latin) {
     *latin = d.surname + " " + d.given;
     return d.name_ko + " (" + d.surname + ")";
   }
-  if (z.kind == "name_latin")
-    t = d.surname + " " + d.given;
-  else if (z.kind == "surname_latin")
-    t = d.surname;
-  else if (z.kind == "given_latin")
-    t = d.given;
-  else if (z.kind == "rrn")
-    t = d.rrn;
-  else if (z.kind == "frn")
-    t = d.frn;
-  else if (z.kind == "licence_number")
-    t = d.licence;
-  else if (z.kind == "mrz_number")
-    t = d.doc_number;
-  else if (z.kind == "country")
-    t = d.country;
-  else if (z.kind == "date")
-    t = fmt_date(z.name == "expiry" ? d.expiry : z.name == "birth_date" ? d.birth : d.issue);
-  else if (z.kind == "address_ko") {
+  if (z.kind == "address_ko") {
     *latin = "SPECIMEN-SI PYOBON-GU";
     return d.address_ko;
   }
-  *latin = t;
-  return t;
+  if (z.kind == "date") {
+    *latin = fmt_date(z.name == "expiry" ? d.expiry : z.name == "birth_date" ? d.birth : d.issue);
+    return *latin;
+  }
+  // Zones printed as they read, in Latin script.
+  const std::map<std::string, std::string> latin_text = {{"name_latin", d.surname + " " + d.given},
+                                                         {"surname_latin", d.surname},
+                                                         {"given_latin", d.given},
+                                                         {"rrn", d.rrn},
+                                                         {"frn", d.frn},
+                                                         {"licence_number", d.licence},
+                                                         {"mrz_number", d.doc_number},
+                                                         {"country", d.country}};
+  const auto it = latin_text.find(z.kind);
+  *latin = it == latin_text.end() ? "" : it->second;
+  return *latin;
 }
 
 cv::Scalar Col(const cv::Vec3b& c) { return cv::Scalar(c[0], c[1], c[2]); }

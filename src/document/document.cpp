@@ -885,6 +885,128 @@ std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* 
   return std::nullopt;
 }
 
+namespace {
+
+// A header band in nearly the table's colour has no visible outer edge: the strongest outline
+// then stops at the band's inner edge. For each header height among the layouts, `base` grown by
+// that band (above, or below for a card upside down) is returned with the evidence for it, 0..1:
+// is there an edge where the grown outline puts the card's new side, and along the stretches its
+// neighbouring sides gained? Too faint for the outline score, it still stands out against the
+// gradient a little further out (a strip of bare table -- the band grown on the wrong side --
+// shows none).
+std::vector<std::pair<std::array<cv::Point2f, 4>, double>> OutlinesGrownByHeaderBands(
+    const cv::Mat& rgb, const CardSearch& search, const std::vector<DocumentLayout>& layouts,
+    const std::array<cv::Point2f, 4>& base) {
+  std::vector<std::pair<std::array<cv::Point2f, 4>, double>> grown;
+  const std::vector<cv::Point2f> unit = {{0, 0}, {1, 0}, {1, 1}, {0, 1}};
+  const cv::Mat H = cv::getPerspectiveTransform(unit, std::vector<cv::Point2f>(base.begin(), base.end()));
+  std::vector<double> heights;
+  for (const auto& l : layouts)
+    if (l.header.y < 0.01 && l.header.h > 0.03 && l.header.h < 0.4) heights.push_back(l.header.h);
+  std::sort(heights.begin(), heights.end());
+  heights.erase(std::unique(heights.begin(), heights.end(), [](double a, double b) { return std::abs(a - b) < 0.01; }),
+                heights.end());
+  const cv::Point2f up = base[0] - base[3], left = base[0] - base[1];
+  const float sc = static_cast<float>(search.scale);
+  auto contrast = [&](const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& outward) {
+    cv::Point2f n(-(b - a).y, (b - a).x);
+    n *= 1.f / static_cast<float>(cv::norm(n) + 1e-6);
+    if (n.dot(outward) < 0) n = -n;
+    const double on = search.ev->MeanAcross(a * sc, b * sc, 20);
+    const double off = search.ev->MeanAcross((a + n * 10.f) * sc, (b + n * 10.f) * sc, 20);
+    return std::clamp((on / std::max(1.0, off) - 1) / 1.5, 0.0, 1.0);
+  };
+  for (const double h : heights) {
+    const float e = static_cast<float>(h / (1 - h));
+    for (const bool top : {true, false}) {
+      const std::vector<cv::Point2f> ext = top ? std::vector<cv::Point2f>{{0, -e}, {1, -e}, {1, 1}, {0, 1}}
+                                               : std::vector<cv::Point2f>{{0, 0}, {1, 0}, {1, 1 + e}, {0, 1 + e}};
+      std::vector<cv::Point2f> q;
+      cv::perspectiveTransform(ext, q, H);
+      bool inside = true;
+      for (const auto& p : q) inside &= p.x >= 0 && p.y >= 0 && p.x < rgb.cols && p.y < rgb.rows;
+      if (!inside) continue;
+      const double evidence = top ? 0.5 * contrast(q[0], q[1], up) + 0.25 * contrast(q[0], base[0], left) +
+                                        0.25 * contrast(q[1], base[1], -left)
+                                  : 0.5 * contrast(q[2], q[3], -up) + 0.25 * contrast(q[3], base[3], left) +
+                                        0.25 * contrast(q[2], base[2], -left);
+      grown.push_back({{q[0], q[1], q[2], q[3]}, evidence});
+    }
+  }
+  return grown;
+}
+
+// Outlines that score close to the best compete on what they show: the one that looks most like
+// a known document wins. A header band's inner edge or a clutter line can make an outline as
+// straight and as strong as the card's own, but the card it cuts out then lacks its header or
+// carries a strip of table, and matches every layout worse.
+CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts) {
+  const CardSearch search = CardCandidates(rgb, 6);
+  const auto& cands = search.cands;
+  CardDetection chosen;
+  if (cands.empty()) {
+    chosen.problems.push_back(kCardNotFound);
+    return chosen;
+  }
+  if (layouts.empty()) return DetectionFromQuad(cands[0].second, rgb.size());
+  double best = -1, best_rel = 0;
+  auto judge = [&](const std::array<cv::Point2f, 4>& quad, double rel) {
+    CardDetection d = DetectionFromQuad(quad, rgb.size());
+    const double aspect = std::clamp(d.aspect, 1.2, 1.8);
+    cv::Mat small_card = Rectify(rgb, d.corners, cv::Size(300, static_cast<int>(300 / aspect)));
+    const Classification c = ClassifyBothWays(small_card, layouts, MrzFormat::kUnknown, 240);
+    const double match = 0.05 + (c.scores.empty() ? 0.0 : c.scores[0].second);
+    const double v = rel * match * match;
+    if (v > best) {
+      best = v;
+      best_rel = rel;
+      chosen = d;
+    }
+  };
+  for (const auto& [score, quad] : cands) {
+    const double rel = score / cands[0].first;
+    if (rel < 0.6) break;
+    judge(quad, rel);
+  }
+  if (!chosen.found) return chosen;
+  // Grown outlines compete at a small handicap; the card one cuts out must then show the header
+  // where the layout has it.
+  const double base_rel = best_rel;
+  for (const auto& [quad, evidence] : OutlinesGrownByHeaderBands(rgb, search, layouts, chosen.corners))
+    judge(quad, 0.9 * base_rel * evidence);
+  return chosen;
+}
+
+// Capture problems visible on the rectified card: blur over the whole card, glare over the
+// portrait or MRZ zone.
+std::vector<std::string> CardQualityProblems(const cv::Mat& card, const DocumentLayout* layout) {
+  std::vector<std::string> problems;
+  cv::Mat gray;
+  cv::cvtColor(card, gray, cv::COLOR_RGB2GRAY);
+  {
+    cv::Mat g1000, lap;
+    const double s = 1000.0 / card.cols;
+    cv::resize(gray, g1000, cv::Size(), s, s, cv::INTER_AREA);
+    cv::Laplacian(g1000, lap, CV_32F);
+    cv::Scalar m, sd;
+    cv::meanStdDev(lap, m, sd);
+    if (sd[0] * sd[0] < 25) problems.push_back(kBlurred);
+  }
+  // Glare is local: saturated pixels in the zone well above the card's own share of them (a
+  // white paper scan is saturated everywhere).
+  const double card_white = Fraction(gray, 250, 255);
+  if (layout && card_white < 0.2) {
+    if (Fraction(gray(layout->portrait.ToRect(card.size())), 250, 255) > 0.05 + 2 * card_white)
+      problems.push_back(kGlareOnPortrait);
+    if (layout->mrz_format != MrzFormat::kUnknown &&
+        Fraction(gray(layout->mrz.ToRect(card.size())), 252, 255) > 0.25 + 2 * card_white)
+      problems.push_back(kGlareOnMrz);
+  }
+  return problems;
+}
+
+}  // namespace
+
 DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
                                const face::FaceAnalyzer* analyzer, const DocumentOptions& options) {
   DocumentReport r;
@@ -902,90 +1024,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       return r;
     }
   }
-  {
-    // Outlines that score close to the best compete on what they show: the one that looks most
-    // like a known document wins. A header band's inner edge or a clutter line can make an
-    // outline as straight and as strong as the card's own, but the card it cuts out then lacks
-    // its header or carries a strip of table, and matches every layout worse.
-    const CardSearch search = CardCandidates(rgb, 6);
-    const auto& cands = search.cands;
-    if (cands.empty()) {
-      r.detection.problems.push_back(kCardNotFound);
-    } else {
-      double best = -1, best_rel = 0;
-      auto judge = [&](const std::array<cv::Point2f, 4>& quad, double rel) {
-        CardDetection d = DetectionFromQuad(quad, rgb.size());
-        const double aspect = std::clamp(d.aspect, 1.2, 1.8);
-        cv::Mat small_card = Rectify(rgb, d.corners, cv::Size(300, static_cast<int>(300 / aspect)));
-        const Classification c = ClassifyBothWays(small_card, layouts, MrzFormat::kUnknown, 240);
-        const double match = 0.05 + (c.scores.empty() ? 0.0 : c.scores[0].second);
-        const double v = rel * match * match;
-        if (v > best) {
-          best = v;
-          best_rel = rel;
-          r.detection = d;
-        }
-      };
-      for (const auto& [score, quad] : cands) {
-        const double rel = score / cands[0].first;
-        if (rel < 0.6) break;
-        if (layouts.empty()) {
-          r.detection = DetectionFromQuad(quad, rgb.size());
-          break;
-        }
-        judge(quad, rel);
-      }
-      // A header band in nearly the table's colour has no visible outer edge: the strongest
-      // outline then stops at the band's inner edge. For each header height among the layouts,
-      // the outline grown by that band (above, or below for a card upside down) competes too,
-      // at a small handicap; the card it cuts out must then show the header where the layout has it.
-      if (!layouts.empty() && r.detection.found) {
-        const std::array<cv::Point2f, 4> base = r.detection.corners;
-        const double base_rel = best_rel;
-        const std::vector<cv::Point2f> unit = {{0, 0}, {1, 0}, {1, 1}, {0, 1}};
-        const cv::Mat H = cv::getPerspectiveTransform(unit, std::vector<cv::Point2f>(base.begin(), base.end()));
-        std::vector<double> heights;
-        for (const auto& l : layouts)
-          if (l.header.y < 0.01 && l.header.h > 0.03 && l.header.h < 0.4) heights.push_back(l.header.h);
-        std::sort(heights.begin(), heights.end());
-        heights.erase(
-            std::unique(heights.begin(), heights.end(), [](double a, double b) { return std::abs(a - b) < 0.01; }),
-            heights.end());
-        for (const double h : heights) {
-          const float e = static_cast<float>(h / (1 - h));
-          for (const bool top : {true, false}) {
-            const std::vector<cv::Point2f> ext = top ? std::vector<cv::Point2f>{{0, -e}, {1, -e}, {1, 1}, {0, 1}}
-                                                     : std::vector<cv::Point2f>{{0, 0}, {1, 0}, {1, 1 + e}, {0, 1 + e}};
-            std::vector<cv::Point2f> q;
-            cv::perspectiveTransform(ext, q, H);
-            bool inside = true;
-            for (const auto& p : q) inside &= p.x >= 0 && p.y >= 0 && p.x < rgb.cols && p.y < rgb.rows;
-            if (!inside) continue;
-            // Is there an edge where the grown outline puts the card's new side, and along the
-            // stretches its neighbouring sides gained? Too faint for the outline score, it still
-            // stands out against the gradient a little further out (a strip of bare table -- the
-            // band grown on the wrong side -- shows none).
-            const std::array<cv::Point2f, 4> grown = {q[0], q[1], q[2], q[3]};
-            const cv::Point2f up = base[0] - base[3], left = base[0] - base[1];
-            const float sc = static_cast<float>(search.scale);
-            auto contrast = [&](const cv::Point2f& a, const cv::Point2f& b, const cv::Point2f& outward) {
-              cv::Point2f n(-(b - a).y, (b - a).x);
-              n *= 1.f / static_cast<float>(cv::norm(n) + 1e-6);
-              if (n.dot(outward) < 0) n = -n;
-              const double on = search.ev->MeanAcross(a * sc, b * sc, 20);
-              const double off = search.ev->MeanAcross((a + n * 10.f) * sc, (b + n * 10.f) * sc, 20);
-              return std::clamp((on / std::max(1.0, off) - 1) / 1.5, 0.0, 1.0);
-            };
-            const double ge = top ? 0.5 * contrast(q[0], q[1], up) + 0.25 * contrast(q[0], base[0], left) +
-                                        0.25 * contrast(q[1], base[1], -left)
-                                  : 0.5 * contrast(q[2], q[3], -up) + 0.25 * contrast(q[3], base[3], left) +
-                                        0.25 * contrast(q[2], base[2], -left);
-            judge(grown, 0.9 * base_rel * ge);
-          }
-        }
-      }
-    }
-  }
+  r.detection = ChooseCardOutline(rgb, layouts);
   for (const auto& p : r.detection.problems)
     if (p != kCardNotFound) add(p);
   cv::Mat card;
@@ -1060,27 +1099,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     if (LayoutScore(turned, *layout, 0, mrz_format) > LayoutScore(card, *layout, 0, mrz_format)) card = turned;
   }
   r.rectified = card;
-  // Capture quality on the rectified card.
-  cv::Mat gray;
-  cv::cvtColor(card, gray, cv::COLOR_RGB2GRAY);
-  {
-    cv::Mat g1000, lap;
-    const double s = 1000.0 / card.cols;
-    cv::resize(gray, g1000, cv::Size(), s, s, cv::INTER_AREA);
-    cv::Laplacian(g1000, lap, CV_32F);
-    cv::Scalar m, sd;
-    cv::meanStdDev(lap, m, sd);
-    if (sd[0] * sd[0] < 25) add(kBlurred);
-  }
-  // Glare is local: saturated pixels in the zone well above the card's own share of them (a
-  // white paper scan is saturated everywhere).
-  const double card_white = Fraction(gray, 250, 255);
-  if (layout && card_white < 0.2) {
-    if (Fraction(gray(layout->portrait.ToRect(card.size())), 250, 255) > 0.05 + 2 * card_white) add(kGlareOnPortrait);
-    if (layout->mrz_format != MrzFormat::kUnknown &&
-        Fraction(gray(layout->mrz.ToRect(card.size())), 252, 255) > 0.25 + 2 * card_white)
-      add(kGlareOnMrz);
-  }
+  for (const auto& p : CardQualityProblems(card, layout)) add(p);
   if (options.find_portrait && analyzer != nullptr) {
     r.portrait_box = FindPortrait(card, layout, *analyzer);
     if (r.portrait_box) {

@@ -114,6 +114,24 @@ TEST_F(FacePipeline, EmbeddingsAreUnitLengthAndSeparatePeople) {
   EXPECT_NEAR(face::CosineSimilarity(a1, again), 1.0, 1e-6);
 }
 
+// The unmirrored ResNet embedding on the mirrored embedder's batch-2 runtime (how a server worker
+// avoids a second copy of the ResNet) is the one a batch-1 runtime computes.
+TEST_F(FacePipeline, NoFlipEmbeddingOnASharedRuntimeIsTheBatchOneEmbedding) {
+  const cv::Mat rgb = LoadImageFile(Faces("lfw_view2/images/Abel_Pacheco/Abel_Pacheco_0001.jpg"));
+  const face::FaceAnalysis a = analyzer_->Analyze(rgb);
+  const auto shared = face::MakeResNet128NoFlipSharing(analyzer_->embedder());
+  ASSERT_NE(shared, nullptr);
+  EXPECT_EQ(&shared->model(), &analyzer_->embedder().model());
+  const auto own = face::MakeEmbedder("resnet128-noflip");
+  const face::FloatImage frame = face::ToFloat(rgb);
+  const face::Embedding e_shared = shared->Embed(rgb, frame, a.mesh), e_own = own->Embed(rgb, frame, a.mesh);
+  EXPECT_GT(face::CosineSimilarity(e_shared, e_own), 0.99999f);
+  // ... and not the mirrored one the runtime's owner computes (which the test would not tell apart).
+  EXPECT_LT(face::CosineSimilarity(e_shared, a.embedding), 0.9999f);
+  EXPECT_EQ(face::MakeResNet128NoFlipSharing(*face::MakeEmbedder("resnet128-lm68")), nullptr);
+  EXPECT_EQ(face::MakeResNet128NoFlipSharing(*own), nullptr);
+}
+
 TEST(Alignment, SimilarityRecoversAKnownTransform) {
   const double angle = 0.3, scale = 1.7, tx = 12, ty = -5;
   std::vector<cv::Point2f> from = {{0, 0}, {10, 0}, {0, 10}, {7, 3}, {-4, 8}}, to;

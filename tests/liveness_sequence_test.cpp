@@ -11,6 +11,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "core/image.h"
+#include "face/analyzer.h"
 #include "liveness/attack_gen.h"
 #include "liveness/challenge.h"
 #include "liveness/frame_analyzer.h"
@@ -315,6 +316,39 @@ TEST(LivenessSequence, BlinkClipPassesBlinkChallenge) {
   EXPECT_TRUE(r.track_continuous);
   std::printf("  blink at %.2f-%.2f s, attack score %.3f, passive %.3f\n", r.actions[0].begin_ms / 1000.0,
               r.actions[0].end_ms / 1000.0, r.attack_score, r.passive_score);
+}
+
+// A server worker's verifier runs on its face analyser's detector, mesh and ResNet runtimes; the
+// verdict and every score must be those of a verifier with its own copies.
+TEST(LivenessSequence, VerifierOnAnAnalysersRuntimesDecidesTheSame) {
+  REQUIRE_DATA(kBlinkClip);
+  const Clip clip = LoadVideo(test::SharedDir() + kBlinkClip);
+  const face::FaceAnalyzer analyzer;
+  LivenessVerifier shared(LivenessVerifier::Options{}, &analyzer);
+  EXPECT_EQ(&shared.frame_analyzer().detector(), &analyzer.detector());
+  EXPECT_EQ(&shared.frame_analyzer().mesh_model(), &analyzer.mesh_model());
+  EXPECT_EQ(&shared.embedder().model(), &analyzer.embedder().model());
+  EXPECT_EQ(shared.embedder().name(), "resnet128-noflip");
+  // The analyser still works between the verifier's calls (one worker, one request at a time).
+  const face::FaceAnalysis before = analyzer.Analyze(clip.frames[0]);
+  const SequenceResult a = Verifier().Verify(For({Action::kBlink}), clip.frames, clip.t_ms);
+  const SequenceResult b = shared.Verify(For({Action::kBlink}), clip.frames, clip.t_ms);
+  EXPECT_GT(face::CosineSimilarity(before.embedding, analyzer.Analyze(clip.frames[0]).embedding), 0.99999f);
+  EXPECT_EQ(a.verdict, b.verdict);
+  EXPECT_EQ(a.reasons, b.reasons);
+  EXPECT_NEAR(a.identity_min_cos, b.identity_min_cos, 1e-4);
+  EXPECT_NEAR(a.attack_score, b.attack_score, 1e-4);
+  EXPECT_NEAR(a.passive_score, b.passive_score, 1e-4);
+  ASSERT_EQ(a.actions.size(), b.actions.size());
+  EXPECT_EQ(a.actions[0].begin_ms, b.actions[0].begin_ms);
+  EXPECT_EQ(a.actions[0].end_ms, b.actions[0].end_ms);
+  // Another embedder has no ResNet runtime to lend: the verifier then loads its own.
+  face::AnalyzerOptions lm68;
+  lm68.embedder = "resnet128-lm68";
+  const face::FaceAnalyzer other(lm68);
+  const LivenessVerifier own(LivenessVerifier::Options{}, &other);
+  EXPECT_NE(&own.embedder().model(), &other.embedder().model());
+  EXPECT_EQ(own.embedder().name(), "resnet128-noflip");
 }
 
 TEST(LivenessSequence, BlinkClipFailsEveryOtherAction) {

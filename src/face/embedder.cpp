@@ -32,14 +32,18 @@ class ResNet128 final : public Embedder {
   // `mesh_landmarks`: read dlib's points off the MediaPipe mesh instead of running face-api's
   // 68-point net. `flip`: embed the chip and its mirror image in one batch-2 pass and sum them
   // (test-time augmentation; +0.5 point of LFW accuracy for ~40% more embedding time).
-  ResNet128(bool mesh_landmarks, bool flip, int threads) : flip_(flip) {
+  ResNet128(bool mesh_landmarks, bool flip, int threads) : flip_(flip), batch_(flip ? 2 : 1) {
     if (!mesh_landmarks) lm68_ = std::make_unique<Landmark68Model>(threads);
     const std::string manifest = nn::ModelRoot() + "/face-api/model/face_recognition_model-weights_manifest.json";
-    const int batch = flip ? 2 : 1;
+    const int batch = batch_;
     model_ = nn::Model::FromWeightManifest(
         "faceapi-resnet128", manifest, [batch](const nn::WeightStore& w) { return nn::BuildFaceRecognitionNet(w, batch); },
         threads, "batch=" + std::to_string(batch));
   }
+  // Without the mirror, on the batch-2 runtime of `other` (mesh landmarks): the first batch
+  // slot's output is the unmirrored embedding, the second slot is wasted work.
+  ResNet128(const ResNet128& other, bool flip) : flip_(flip), batch_(other.batch_), model_(other.model_) {}
+  bool SharesWithoutFlip() const { return flip_ && !lm68_; }
   std::string name() const override {
     return std::string(lm68_ ? "resnet128-lm68" : "resnet128") + (flip_ ? "" : "-noflip");
   }
@@ -55,6 +59,8 @@ class ResNet128 final : public Embedder {
       cv::flip(chip, mirrored, 1);
       const FloatImage xm = ToFloat(mirrored);
       x.data.insert(x.data.end(), xm.data.begin(), xm.data.end());  // batch of 2, NHWC
+    } else if (batch_ == 2) {
+      x.data.resize(x.data.size() * 2);  // a shared batch-2 runtime: the second slot is ignored
     }
     // face-api's normalisation of dlib's input layer: (pixel - mean) / 255 per channel.
     const float mean[3] = {122.782f, 117.001f, 104.298f};
@@ -71,7 +77,8 @@ class ResNet128 final : public Embedder {
  private:
   static constexpr int kSize = 150, kDims = 128;
   bool flip_;
-  std::unique_ptr<nn::Model> model_;
+  int batch_;
+  std::shared_ptr<nn::Model> model_;
   std::unique_ptr<Landmark68Model> lm68_;
 };
 
@@ -163,6 +170,11 @@ class Arc112 final : public Embedder {
 
 std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, bool flip, int threads) {
   return std::make_unique<ResNet128>(mesh_landmarks, flip, threads);
+}
+std::unique_ptr<Embedder> MakeResNet128NoFlipSharing(const Embedder& resnet) {
+  const auto* r = dynamic_cast<const ResNet128*>(&resnet);
+  if (r == nullptr || !r->SharesWithoutFlip()) return nullptr;
+  return std::make_unique<ResNet128>(*r, false);
 }
 std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads) { return std::make_unique<FaceRes>(aligned, threads); }
 

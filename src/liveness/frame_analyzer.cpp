@@ -41,11 +41,25 @@ void MeasureGeometry(FrameObservation& o) {
 }
 
 FrameAnalyzer::FrameAnalyzer(const FrameAnalyzerOptions& options)
-    : options_(options), detector_(options.threads), mesh_(options.threads) {
+    : options_(options),
+      own_detector_(std::make_unique<face::FaceDetector>(options.threads)),
+      own_mesh_(std::make_unique<face::MeshModel>(options.threads)),
+      detector_(own_detector_.get()),
+      mesh_(own_mesh_.get()) {
+  LoadIris();
+}
+
+FrameAnalyzer::FrameAnalyzer(const FrameAnalyzerOptions& options, const face::FaceDetector& share_detector,
+                             const face::MeshModel& share_mesh)
+    : options_(options), detector_(&share_detector), mesh_(&share_mesh) {
+  LoadIris();
+}
+
+void FrameAnalyzer::LoadIris() {
   if (options_.iris) {
     nn::TfjsLoadOptions opt;
     opt.batch = 2;  // both eyes in one run, as Human does
-    iris_ = nn::Model::FromTfjs("iris", nn::ModelRoot() + "/human-models/models/iris.json", opt, options.threads);
+    iris_ = nn::Model::FromTfjs("iris", nn::ModelRoot() + "/human-models/models/iris.json", opt, options_.threads);
   }
 }
 
@@ -103,7 +117,7 @@ void FrameAnalyzer::Reset() {
 }
 
 std::vector<face::FaceBox> FrameAnalyzer::Detect(const face::FloatImage& frame) const {
-  std::vector<face::FaceBox> faces = detector_.Detect(frame);
+  std::vector<face::FaceBox> faces = detector_->Detect(frame);
   if (faces.empty()) {
     // A face filling the frame is too large for the anchors: retry with a border (as FaceAnalyzer).
     const int border = std::max(frame.width, frame.height) / 2;
@@ -112,7 +126,7 @@ std::vector<face::FaceBox> FrameAnalyzer::Detect(const face::FloatImage& frame) 
     padded.height = frame.height + 2 * border;
     padded.data.assign(static_cast<size_t>(padded.width) * padded.height * 3, 0.f);
     for (int y = 0; y < frame.height; ++y) std::copy(frame.at(y, 0), frame.at(y, 0) + frame.width * 3, padded.at(y + border, border));
-    faces = detector_.Detect(padded);
+    faces = detector_->Detect(padded);
     for (auto& f : faces) {
       f.box.x -= border;
       f.box.y -= border;
@@ -136,7 +150,7 @@ FrameObservation FrameAnalyzer::Analyze(const cv::Mat& rgb, int64_t t_ms) {
   const face::FloatImage frame = face::ToFloat(rgb);
   bool tracked = false;
   if (prev_) {
-    const face::FaceMesh m = mesh_.Run(frame, face::MeshCropBox(MeshBounds(*prev_), 1.25f));
+    const face::FaceMesh m = mesh_->Run(frame, face::MeshCropBox(MeshBounds(*prev_), 1.25f));
     if (m.score >= options_.min_mesh_score) {
       o.mesh = m;
       tracked = true;
@@ -170,7 +184,7 @@ FrameObservation FrameAnalyzer::Analyze(const cv::Mat& rgb, int64_t t_ms) {
         if (iou > best) best = iou, pick = i;
       }
     }
-    o.mesh = mesh_.Refine(frame, faces[pick]);
+    o.mesh = mesh_->Refine(frame, faces[pick]);
     if (o.mesh.score < options_.min_mesh_score) {
       prev_.reset();
       return o;

@@ -55,19 +55,25 @@ struct FrameAnalyzerOptions {
 class FrameAnalyzer {
  public:
   explicit FrameAnalyzer(const FrameAnalyzerOptions& options = {});
+  // Runs on `share`'s detector and mesh runtimes instead of its own (they must outlive this).
+  FrameAnalyzer(const FrameAnalyzerOptions& options, const face::FaceDetector& share_detector,
+                const face::MeshModel& share_mesh);
   // `rgb`: 8-bit RGB frame. Frames of one sequence must come in order; Reset() between sequences.
   FrameObservation Analyze(const cv::Mat& rgb, int64_t t_ms);
   void Reset();
-  const face::FaceDetector& detector() const { return detector_; }
-  const face::MeshModel& mesh_model() const { return mesh_; }
+  const face::FaceDetector& detector() const { return *detector_; }
+  const face::MeshModel& mesh_model() const { return *mesh_; }
   const nn::Model* iris_model() const { return iris_.get(); }  // null when options.iris is off
 
  private:
   std::vector<face::FaceBox> Detect(const face::FloatImage& frame) const;
   void MeasureLids(const cv::Mat& rgb, FrameObservation& o) const;
+  void LoadIris();
   FrameAnalyzerOptions options_;
-  face::FaceDetector detector_;
-  face::MeshModel mesh_;
+  std::unique_ptr<face::FaceDetector> own_detector_;  // null when shared
+  std::unique_ptr<face::MeshModel> own_mesh_;
+  const face::FaceDetector* detector_;
+  const face::MeshModel* mesh_;
   std::unique_ptr<nn::Model> iris_;
   std::optional<face::FaceMesh> prev_;
   cv::Mat prev_thumb_, prev_chip_;

@@ -724,11 +724,20 @@ SequenceResult VerifySequence(const Challenge& c, const SequenceEvidence& ev, co
 
 LivenessVerifier::LivenessVerifier() : LivenessVerifier(Options{}) {}
 
-LivenessVerifier::LivenessVerifier(const Options& o)
+namespace {
+FrameAnalyzer MakeFrameAnalyzer(int threads, const face::FaceAnalyzer* share) {
+  const FrameAnalyzerOptions fo{threads, 15, 0.5f};
+  return share ? FrameAnalyzer(fo, share->detector(), share->mesh_model()) : FrameAnalyzer(fo);
+}
+}  // namespace
+
+LivenessVerifier::LivenessVerifier(const Options& o, const face::FaceAnalyzer* share)
     : options_(o),
-      frames_(FrameAnalyzerOptions{o.threads, 15, 0.5f}),
+      frames_(MakeFrameAnalyzer(o.threads, share)),
       passive_(o.threads, o.passive),
-      embedder_(face::MakeResNet128Embedder(/*mesh_landmarks=*/true, /*flip=*/false, o.threads)) {}
+      embedder_(share ? face::MakeResNet128NoFlipSharing(share->embedder()) : nullptr) {
+  if (!embedder_) embedder_ = face::MakeResNet128Embedder(/*mesh_landmarks=*/true, /*flip=*/false, o.threads);
+}
 
 std::vector<const nn::Model*> LivenessVerifier::models() const {
   std::vector<const nn::Model*> m = {&frames_.detector().model(), &frames_.mesh_model().model(),

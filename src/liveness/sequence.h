@@ -17,6 +17,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "face/analyzer.h"
 #include "face/embedder.h"
 #include "liveness/challenge.h"
 #include "liveness/frame_analyzer.h"
@@ -132,7 +133,10 @@ class LivenessVerifier {
     PassiveThresholds passive;
   };
   LivenessVerifier();
-  explicit LivenessVerifier(const Options& options);
+  // `share`: a face analyser (e.g. the worker's) whose detector, mesh and -- when its embedder is
+  // "resnet128" -- ResNet runtimes the verifier runs on instead of loading its own copies. It
+  // must outlive the verifier and not be used concurrently with it (calls would wait).
+  explicit LivenessVerifier(const Options& options, const face::FaceAnalyzer* share = nullptr);
   // `t_ms[i]` is frame i's capture time.
   SequenceResult Verify(const Challenge& challenge, const std::vector<cv::Mat>& rgb_frames,
                         const std::vector<int64_t>& t_ms, SequenceEvidence* evidence_out = nullptr);

@@ -104,12 +104,18 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
 };
 
 // What one analysis worker owns: a face analyser and, when liveness is checked, a liveness
-// verifier (not thread-safe: one per worker). Model weights are shared between workers.
+// verifier (not thread-safe: one per worker). Model weights are shared between workers. The
+// verifier runs on the analyser's detector, mesh and ResNet runtimes rather than its own copies
+// (~100 MB of packed weights and buffers per worker): a worker runs one request at a time, so
+// the two never wait for each other.
 struct Worker {
   face::FaceAnalyzer analyzer;
   std::unique_ptr<liveness::LivenessVerifier> liveness;
   Worker(const face::AnalyzerOptions& opt, bool with_liveness)
-      : analyzer(opt), liveness(with_liveness ? std::make_unique<liveness::LivenessVerifier>() : nullptr) {}
+      : analyzer(opt),
+        liveness(with_liveness
+                     ? std::make_unique<liveness::LivenessVerifier>(liveness::LivenessVerifier::Options{}, &analyzer)
+                     : nullptr) {}
 };
 
 // One worker per concurrent analysis; Acquire waits for a free one unless `queue` requests

@@ -114,9 +114,9 @@ TEST_F(FacePipeline, EmbeddingsAreUnitLengthAndSeparatePeople) {
   EXPECT_NEAR(face::CosineSimilarity(a1, again), 1.0, 1e-6);
 }
 
-// The unmirrored ResNet embedding on the mirrored embedder's batch-2 runtime (how a server worker
-// avoids a second copy of the ResNet) is the one a batch-1 runtime computes.
-TEST_F(FacePipeline, NoFlipEmbeddingOnASharedRuntimeIsTheBatchOneEmbedding) {
+// The unmirrored ResNet embedding on the mirrored embedder's runtime (how a server worker avoids a
+// second copy of the ResNet) is the one an embedder of its own computes.
+TEST_F(FacePipeline, NoFlipEmbeddingOnASharedRuntimeIsItsOwnEmbedding) {
   const cv::Mat rgb = LoadImageFile(Faces("lfw_view2/images/Abel_Pacheco/Abel_Pacheco_0001.jpg"));
   const face::FaceAnalysis a = analyzer_->Analyze(rgb);
   const auto shared = face::MakeResNet128NoFlipSharing(analyzer_->embedder());
@@ -126,7 +126,7 @@ TEST_F(FacePipeline, NoFlipEmbeddingOnASharedRuntimeIsTheBatchOneEmbedding) {
   const face::FloatImage frame = face::ToFloat(rgb);
   const face::Embedding e_shared = shared->Embed(rgb, frame, a.mesh), e_own = own->Embed(rgb, frame, a.mesh);
   EXPECT_GT(face::CosineSimilarity(e_shared, e_own), 0.99999f);
-  // ... and not the mirrored one the runtime's owner computes (which the test would not tell apart).
+  // ... and not the mirrored one the runtime's owner computes.
   EXPECT_LT(face::CosineSimilarity(e_shared, a.embedding), 0.9999f);
   EXPECT_EQ(face::MakeResNet128NoFlipSharing(*face::MakeEmbedder("resnet128-lm68")), nullptr);
   EXPECT_EQ(face::MakeResNet128NoFlipSharing(*own), nullptr);

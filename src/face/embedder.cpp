@@ -30,20 +30,20 @@ namespace {
 class ResNet128 final : public Embedder {
  public:
   // `mesh_landmarks`: read dlib's points off the MediaPipe mesh instead of running face-api's
-  // 68-point net. `flip`: embed the chip and its mirror image in one batch-2 pass and sum them
-  // (test-time augmentation; +0.5 point of LFW accuracy for ~40% more embedding time).
-  ResNet128(bool mesh_landmarks, bool flip, int threads) : flip_(flip), batch_(flip ? 2 : 1) {
+  // 68-point net. `flip`: also embed the mirror image of the chip and sum the two (test-time
+  // augmentation; +0.5 point of LFW accuracy). The runtime takes one chip at a time: two runs
+  // cost no more than one batch of two, and one runtime then serves both kinds of embedder.
+  ResNet128(bool mesh_landmarks, bool flip, int threads) : flip_(flip) {
     if (!mesh_landmarks) lm68_ = std::make_unique<Landmark68Model>(threads);
     const std::string manifest = nn::ModelRoot() + "/face-api/model/face_recognition_model-weights_manifest.json";
-    const int batch = batch_;
     model_ = nn::Model::FromWeightManifest(
-        "faceapi-resnet128", manifest, [batch](const nn::WeightStore& w) { return nn::BuildFaceRecognitionNet(w, batch); },
-        threads, "batch=" + std::to_string(batch));
+        "faceapi-resnet128", manifest, [](const nn::WeightStore& w) { return nn::BuildFaceRecognitionNet(w, 1); },
+        threads, "batch=1");
   }
-  // Without the mirror, on the batch-2 runtime of `other` (mesh landmarks): the first batch
-  // slot's output is the unmirrored embedding, the second slot is wasted work.
-  ResNet128(const ResNet128& other, bool flip) : flip_(flip), batch_(other.batch_), model_(other.model_) {}
-  bool SharesWithoutFlip() const { return flip_ && !lm68_; }
+  // The same embedding as `other`'s landmarks give, with or without the mirror, on its runtime.
+  ResNet128(const ResNet128& other, bool flip) : flip_(flip), model_(other.model_) {}
+  bool UsesMeshLandmarks() const { return !lm68_; }
+
   std::string name() const override {
     return std::string(lm68_ ? "resnet128-lm68" : "resnet128") + (flip_ ? "" : "-noflip");
   }
@@ -53,31 +53,29 @@ class ResNet128 final : public Embedder {
   Embedding Embed(const cv::Mat& rgb, const FloatImage&, const FaceMesh& mesh) const override {
     const Landmarks68 lm = lm68_ ? lm68_->Run(rgb, TightBoxFromMesh(mesh)) : MeshToLandmarks68(mesh);
     const cv::Mat chip = WarpChip(rgb, DlibChipTransform(lm, kSize, 0.25), kSize);
-    FloatImage x = ToFloat(chip);
+    Embedding e = Run(chip);
     if (flip_) {
       cv::Mat mirrored;
       cv::flip(chip, mirrored, 1);
-      const FloatImage xm = ToFloat(mirrored);
-      x.data.insert(x.data.end(), xm.data.begin(), xm.data.end());  // batch of 2, NHWC
-    } else if (batch_ == 2) {
-      x.data.resize(x.data.size() * 2);  // a shared batch-2 runtime: the second slot is ignored
-    }
-    // face-api's normalisation of dlib's input layer: (pixel - mean) / 255 per channel.
-    const float mean[3] = {122.782f, 117.001f, 104.298f};
-    Normalize(x, mean, 255.f, 0.f);
-    auto out = const_cast<nn::Model&>(*model_).Run({x.data.data()});
-    Embedding e(out[0].begin(), out[0].begin() + kDims);
-    if (flip_) {
-      for (int i = 0; i < kDims; ++i) e[i] += out[0][kDims + i];
+      const Embedding m = Run(mirrored);
+      for (int i = 0; i < kDims; ++i) e[i] += m[i];
     }
     L2Normalize(e);
     return e;
   }
 
  private:
+  Embedding Run(const cv::Mat& chip) const {
+    FloatImage x = ToFloat(chip);
+    // face-api's normalisation of dlib's input layer: (pixel - mean) / 255 per channel.
+    const float mean[3] = {122.782f, 117.001f, 104.298f};
+    Normalize(x, mean, 255.f, 0.f);
+    auto out = const_cast<nn::Model&>(*model_).Run({x.data.data()});
+    return Embedding(out[0].begin(), out[0].begin() + kDims);
+  }
+
   static constexpr int kSize = 150, kDims = 128;
   bool flip_;
-  int batch_;
   std::shared_ptr<nn::Model> model_;
   std::unique_ptr<Landmark68Model> lm68_;
 };
@@ -173,7 +171,7 @@ std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, bool flip, 
 }
 std::unique_ptr<Embedder> MakeResNet128NoFlipSharing(const Embedder& resnet) {
   const auto* r = dynamic_cast<const ResNet128*>(&resnet);
-  if (r == nullptr || !r->SharesWithoutFlip()) return nullptr;
+  if (r == nullptr || !r->UsesMeshLandmarks() || resnet.name() != "resnet128") return nullptr;
   return std::make_unique<ResNet128>(*r, false);
 }
 std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads) { return std::make_unique<FaceRes>(aligned, threads); }

@@ -13,6 +13,9 @@
 # BENCH_REPS (30), BENCH_CLI_RUNS (20), BENCH_PEER_ITERATIONS (30).
 set -euo pipefail
 export LC_ALL=C  # EPOCHREALTIME and awk use "." as the decimal point
+# What idmatch sets for itself before Tesseract loads (src/cli/main.cpp); idmatch_bench runs the
+# document analysis in-process, so it gets it here.
+export OMP_THREAD_LIMIT=${OMP_THREAD_LIMIT:-1}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

@@ -131,6 +131,19 @@ constexpr bool kSanitizerMakesMlockANoOp = false;
 constexpr bool kSanitizerMakesMlockANoOp = false;
 #endif
 
+// Tesseract's OpenMP threads slow the MRZ read down and take the other workers' cores; idmatch
+// re-executes itself with OMP_THREAD_LIMIT=1 (the harness does not pass the variable on).
+TEST(ServerHardening, ServerRunsTesseractOnOneOpenMpThread) {
+  test::ScopedTempDir dir;
+  test::ServerProcess server(dir.path(), {"--workers", "1", "--liveness", "off"});
+  ASSERT_TRUE(server.ok());
+  std::ifstream in("/proc/" + std::to_string(server.pid()) + "/environ", std::ios::binary);
+  std::string var, found;
+  while (std::getline(in, var, '\0'))
+    if (var.rfind("OMP_THREAD_LIMIT=", 0) == 0) found = var;
+  EXPECT_EQ(found, "OMP_THREAD_LIMIT=1");
+}
+
 TEST(ServerHardening, SessionFramesAreHeldInLockedMemoryUntilTheSessionEnds) {
   if (kSanitizerMakesMlockANoOp) GTEST_SKIP() << "sanitizer build: mlock is a no-op";
   const std::string face = test::Lfw("Aaron_Peirsol/Aaron_Peirsol_0003.jpg");

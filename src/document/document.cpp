@@ -1,6 +1,7 @@
 #include "document/document.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -39,14 +40,22 @@ cv::Vec3f Lab(const cv::Vec3b& rgb) {
   return {v[0] * 100.f / 255.f, v[1] - 128.f, v[2] - 128.f};
 }
 
+// Per channel, the value at sorted position total/2, found by counting: it runs for every layout
+// on every candidate outline, where copying and partially sorting the pixels was a sixth of the
+// whole document analysis.
 cv::Vec3b MedianColour(const cv::Mat& rgb) {
-  std::vector<cv::Mat> ch;
-  cv::split(rgb, ch);
+  std::array<std::array<int64_t, 256>, 3> count{};
+  for (int y = 0; y < rgb.rows; ++y) {
+    const cv::Vec3b* row = rgb.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < rgb.cols; ++x)
+      for (int c = 0; c < 3; ++c) ++count[c][row[x][c]];
+  }
+  const int64_t half = static_cast<int64_t>(rgb.total()) / 2;
   cv::Vec3b out;
   for (int c = 0; c < 3; ++c) {
-    std::vector<uint8_t> v(ch[c].begin<uint8_t>(), ch[c].end<uint8_t>());
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    out[c] = v[v.size() / 2];
+    int v = 0;
+    for (int64_t seen = count[c][0]; seen <= half && v < 255; seen += count[c][v]) ++v;
+    out[c] = static_cast<uint8_t>(v);
   }
   return out;
 }
@@ -79,8 +88,7 @@ double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspe
   cv::cvtColor(card, gray, cv::COLOR_RGB2GRAY);
   const double dh = ColourDistance(MedianColour(card(l.header.ToRect(sz))), l.header_rgb);
   // The background: the card's median colour outside the header and portrait.
-  cv::Mat body =
-      card(cv::Rect(0, l.header.ToRect(sz).height, sz.width, sz.height - l.header.ToRect(sz).height)).clone();
+  const cv::Mat body = card(cv::Rect(0, l.header.ToRect(sz).height, sz.width, sz.height - l.header.ToRect(sz).height));
   const double db = ColourDistance(MedianColour(body), l.background);
   double s = std::exp(-0.5 * std::pow(dh / 22, 2)) * std::exp(-0.5 * std::pow(db / 14, 2));
   if (est_aspect > 0) s *= std::exp(-0.5 * std::pow(std::log(est_aspect / l.aspect()) / 0.12, 2));

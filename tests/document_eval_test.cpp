@@ -22,6 +22,7 @@
 #include "document/document.h"
 #include "eval/metrics.h"
 #include "face/analyzer.h"
+#include "freetype_text.h"
 #include "test_util.h"
 
 namespace idm::document {
@@ -97,6 +98,66 @@ TEST(DocumentEval, GeneratedCardsFoundAndTyped) {
     std::printf("\n");
   }
   EXPECT_GE(ok_type, n * 98 / 100);
+}
+
+// The MRZ read from photographed cards (the specimen and Utopia tests read scans): every layout
+// with an MRZ, printed in OCR-B (Debian fonts-ocr-b, as tools/cardgen prints it), every
+// degradation. Reports how many read exactly and how many the checks call valid; asserts that no
+// reading the checks call valid has a wrong document number, birth or expiry date -- the fields
+// the check digits cover, where a wrong value would pass on as verified. (Names carry no check
+// digit: ICAO 9303 cannot catch a misread name.)
+TEST(DocumentEval, MrzOnGeneratedCaptures) {
+  if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
+  if (!test::Exists(LfwDir() + "labels.csv")) GTEST_SKIP() << "LFW missing";
+  if (!InstallFreeTypeText(kNanumFont, kOcrbFont)) GTEST_SKIP() << "no OpenCV FreeType or no OCR-B / Nanum font";
+  struct RestoreText {
+    ~RestoreText() { SetTextRenderer({}); }
+  } restore;
+  const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
+  const auto labels = ReadCsvFile(LfwDir() + "labels.csv");
+  const int per_layout = EnvInt("IDMATCH_DOC_MRZ_CARDS", 20);
+  int n = 0, found = 0, exact = 0, valid = 0, valid_wrong = 0;
+  std::map<std::string, std::array<int, 3>> by;  // layout -> n, exact, valid
+  for (const auto& l : layouts) {
+    if (l.mrz_format == MrzFormat::kUnknown) continue;
+    for (int k = 0; k < per_layout; ++k, ++n) {
+      const cv::Mat face = LoadImageFile(LfwDir() + labels[static_cast<size_t>(n * 11) % labels.size()].at("file"));
+      const GeneratedCard card = RenderCard(l, face, 3000 + n);
+      const CapturedCard cap = SimulateCapture(card.rgb, 4000 + n);
+      const DocumentReport r = AnalyzeDocument(cap.rgb, layouts, nullptr, DocumentOptions{});
+      const bool read = r.mrz.has_value() && r.mrz->mrz.format != MrzFormat::kUnknown;
+      const bool same = read && r.mrz->mrz.lines == card.mrz_lines;
+      const bool ok = read && r.mrz->mrz.valid;
+      const MrzFields truth = ParseMrz(card.mrz_lines).fields;
+      const bool checked_fields_right = read && r.mrz->mrz.fields.document_number == truth.document_number &&
+                                        r.mrz->mrz.fields.birth_date == truth.birth_date &&
+                                        r.mrz->mrz.fields.expiry_date == truth.expiry_date;
+      found += read;
+      exact += same;
+      valid += ok;
+      valid_wrong += ok && !checked_fields_right;
+      auto& v = by[l.id];
+      ++v[0];
+      v[1] += same;
+      v[2] += ok;
+      if (std::getenv("IDMATCH_DOC_DEBUG") != nullptr && !same) {
+        std::string applied;
+        for (const auto& a : cap.applied) applied += a + " ";
+        std::printf("  #%d %-14s %s, %d repairs [%s]\n", n, l.id.c_str(),
+                    read ? (ok ? "valid, differs" : "read, checks fail") : "not read", read ? r.mrz->mrz.repairs : 0,
+                    applied.c_str());
+        for (size_t i = 0; read && i < card.mrz_lines.size() && i < r.mrz->mrz.lines.size(); ++i)
+          std::printf("      want %s\n      got  %s\n", card.mrz_lines[i].c_str(), r.mrz->mrz.lines[i].c_str());
+      }
+    }
+  }
+  std::printf(
+      "[mrz on captures] %d generated captures (every degradation): MRZ read %d, exact %d (%.1f%%), valid %d, "
+      "valid with a wrong number or date %d\n",
+      n, found, exact, 100.0 * exact / std::max(1, n), valid, valid_wrong);
+  for (const auto& [id, v] : by) std::printf("  %-14s %2d: exact %2d, valid %2d\n", id.c_str(), v[0], v[1], v[2]);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(valid_wrong, 0);
 }
 
 // LFW genuine pairs for the card-vs-selfie evals: the first pair of each identity in pairs.csv

@@ -18,15 +18,13 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#ifdef IDMATCH_HAVE_FREETYPE
-#include <opencv2/freetype.hpp>
-#endif
 
 #include "core/error.h"
 #include "core/image.h"
 #include "core/secure_memory.h"
 #include "document/cardgen.h"
 #include "document/layout.h"
+#include "freetype_text.h"
 
 int WriteOcrbGlyphs(const std::string& font, const std::string& out_path);  // ocrb_glyphs.cpp
 
@@ -40,37 +38,6 @@ std::vector<std::string> Split(const std::string& s, char sep) {
     if (!x.empty()) out.push_back(x);
   return out;
 }
-
-#ifdef IDMATCH_HAVE_FREETYPE
-void InstallFreeType(const std::string& font, const std::string& mono) {
-  static cv::Ptr<cv::freetype::FreeType2> ft, ft_mono;
-  ft = cv::freetype::createFreeType2();
-  ft->loadFontData(font, 0);
-  ft_mono = cv::freetype::createFreeType2();
-  ft_mono->loadFontData(mono, 0);
-  idm::document::SetTextRenderer([](cv::Mat& img, const std::string& utf8, const std::string&, const cv::Rect& box,
-                                    const cv::Scalar& colour, bool monospace) {
-    cv::Ptr<cv::freetype::FreeType2>& f = monospace ? ft_mono : ft;
-    if (monospace) {
-      const double pitch = static_cast<double>(box.width) / utf8.size();
-      const int h = static_cast<int>(std::min(box.height * 0.9, pitch * 1.55));
-      for (size_t i = 0; i < utf8.size(); ++i) {
-        int base = 0;
-        const std::string ch(1, utf8[i]);
-        const cv::Size sz = f->getTextSize(ch, h, -1, &base);
-        f->putText(img, ch, {box.x + static_cast<int>(i * pitch + (pitch - sz.width) / 2), box.y + box.height - (box.height - sz.height) / 2},
-                   h, colour, -1, cv::LINE_AA, true);
-      }
-      return;
-    }
-    int base = 0;
-    int h = static_cast<int>(box.height * 0.8);
-    cv::Size sz = f->getTextSize(utf8, h, -1, &base);
-    if (sz.width > box.width) h = std::max(6, h * box.width / sz.width);
-    f->putText(img, utf8, {box.x, box.y + static_cast<int>(box.height * 0.85)}, h, colour, -1, cv::LINE_AA, true);
-  });
-}
-#endif
 
 }  // namespace
 
@@ -118,12 +85,9 @@ int main(int argc, char** argv) {
         if (!line.empty()) faces.push_back(line);
     }
     if (faces.empty() || out_dir.empty()) throw idm::Error(idm::ErrorCode::kInvalidArgument, "need --faces/--face-list and --out");
-#ifdef IDMATCH_HAVE_FREETYPE
-    if (std::filesystem::exists(font) && std::filesystem::exists(mono)) InstallFreeType(font, mono);
-    else std::fprintf(stderr, "cardgen: font %s missing: Hangul falls back to Latin text\n", font.c_str());
-#else
-    std::fprintf(stderr, "cardgen: built without OpenCV FreeType: Hangul falls back to Latin text\n");
-#endif
+    if (!idm::document::InstallFreeTypeText(font, mono))
+      std::fprintf(stderr, "cardgen: no OpenCV FreeType or font %s missing: Hangul falls back to Latin text\n",
+                   font.c_str());
     const auto layouts = idm::document::LoadLayouts(layouts_dir);
     std::filesystem::create_directories(out_dir);
     std::ofstream labels(out_dir + "/labels.csv");

@@ -51,6 +51,11 @@ double CornerError(const DocumentReport& r, const CapturedCard& cap) {
 TEST(DocumentEval, GeneratedCardsFoundAndTyped) {
   if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
   if (!test::Exists(LfwDir() + "labels.csv")) GTEST_SKIP() << "LFW missing";
+  // IDMATCH_DOC_FONTS=1: text in real fonts (OCR-B, Nanum Gothic) instead of OpenCV's Hershey.
+  const bool fonts = std::getenv("IDMATCH_DOC_FONTS") != nullptr && InstallFreeTypeText(kNanumFont, kOcrbFont);
+  struct RestoreText {
+    ~RestoreText() { SetTextRenderer({}); }
+  } restore;
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
   const auto labels = ReadCsvFile(LfwDir() + "labels.csv");
   const int per_layout = EnvInt("IDMATCH_DOC_CARDS_PER_LAYOUT", 72);
@@ -84,8 +89,10 @@ TEST(DocumentEval, GeneratedCardsFoundAndTyped) {
       ++n;
     }
   }
-  std::printf("[document eval] %d generated captures (all degradations on): card found %d (%.1f%%), found and type right %d (%.1f%%)\n",
-              n, ok_found, 100.0 * ok_found / n, ok_type, 100.0 * ok_type / n);
+  std::printf(
+      "[document eval] %d generated captures (all degradations on, %s text): card found %d (%.1f%%), found and type "
+      "right %d (%.1f%%)\n",
+      n, fonts ? "FreeType" : "Hershey", ok_found, 100.0 * ok_found / n, ok_type, 100.0 * ok_type / n);
   for (const auto& [id, v] : found)
     std::printf("  %-26s found %3d/%3d  typed %3d\n", id.c_str(), v.first, v.second, typed[id].first);
   std::printf("  detection failures:");
@@ -143,9 +150,9 @@ TEST(DocumentEval, MrzOnGeneratedCaptures) {
       if (std::getenv("IDMATCH_DOC_DEBUG") != nullptr && !same) {
         std::string applied;
         for (const auto& a : cap.applied) applied += a + " ";
-        std::printf("  #%d %-14s %s, %d repairs [%s]\n", n, l.id.c_str(),
+        std::printf("  #%d %-14s %s, %d repairs, typed %s [%s]\n", n, l.id.c_str(),
                     read ? (ok ? "valid, differs" : "read, checks fail") : "not read", read ? r.mrz->mrz.repairs : 0,
-                    applied.c_str());
+                    r.classification.type.c_str(), applied.c_str());
         for (size_t i = 0; read && i < card.mrz_lines.size() && i < r.mrz->mrz.lines.size(); ++i)
           std::printf("      want %s\n      got  %s\n", card.mrz_lines[i].c_str(), r.mrz->mrz.lines[i].c_str());
       }

@@ -53,9 +53,7 @@ TEST(DocumentEval, GeneratedCardsFoundAndTyped) {
   if (!test::Exists(LfwDir() + "labels.csv")) GTEST_SKIP() << "LFW missing";
   // IDMATCH_DOC_FONTS=1: text in real fonts (OCR-B, Nanum Gothic) instead of OpenCV's Hershey.
   const bool fonts = std::getenv("IDMATCH_DOC_FONTS") != nullptr && InstallFreeTypeText(kNanumFont, kOcrbFont);
-  struct RestoreText {
-    ~RestoreText() { SetTextRenderer({}); }
-  } restore;
+  const RestoreDefaultText restore;
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
   const auto labels = ReadCsvFile(LfwDir() + "labels.csv");
   const int per_layout = EnvInt("IDMATCH_DOC_CARDS_PER_LAYOUT", 72);
@@ -117,9 +115,7 @@ TEST(DocumentEval, MrzOnGeneratedCaptures) {
   if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
   if (!test::Exists(LfwDir() + "labels.csv")) GTEST_SKIP() << "LFW missing";
   if (!InstallFreeTypeText(kNanumFont, kOcrbFont)) GTEST_SKIP() << "no OpenCV FreeType or no OCR-B / Nanum font";
-  struct RestoreText {
-    ~RestoreText() { SetTextRenderer({}); }
-  } restore;
+  const RestoreDefaultText restore;
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
   const auto labels = ReadCsvFile(LfwDir() + "labels.csv");
   const int per_layout = EnvInt("IDMATCH_DOC_MRZ_CARDS", 20);

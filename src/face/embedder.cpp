@@ -42,7 +42,6 @@ class ResNet128 final : public Embedder {
   }
   // The same embedding as `other`'s landmarks give, with or without the mirror, on its runtime.
   ResNet128(const ResNet128& other, bool flip) : flip_(flip), model_(other.model_) {}
-  bool UsesMeshLandmarks() const { return !lm68_; }
 
   std::string name() const override {
     return std::string(lm68_ ? "resnet128-lm68" : "resnet128") + (flip_ ? "" : "-noflip");
@@ -171,7 +170,7 @@ std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, bool flip, 
 }
 std::unique_ptr<Embedder> MakeResNet128NoFlipSharing(const Embedder& resnet) {
   const auto* r = dynamic_cast<const ResNet128*>(&resnet);
-  if (r == nullptr || !r->UsesMeshLandmarks() || resnet.name() != "resnet128") return nullptr;
+  if (r == nullptr || resnet.name() != "resnet128") return nullptr;  // mesh landmarks, mirrored
   return std::make_unique<ResNet128>(*r, false);
 }
 std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads) { return std::make_unique<FaceRes>(aligned, threads); }

@@ -44,15 +44,15 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 int main(int argc, char** argv) {
   idm::DisableCoreDumps();
   std::string faces_arg, face_list, out_dir, layout_id = "all", layouts_dir = idm::document::DefaultLayoutDir();
-  std::string font = "/usr/share/fonts/truetype/nanum/NanumGothic.ttf";
+  std::string font = idm::document::kNanumFont;
   // MRZs in OCR-B (Debian fonts-ocr-b) when it is installed, else a monospaced sans.
-  std::string mono = std::filesystem::exists("/usr/share/fonts/opentype/ocr-b/OCRB.otf")
-                         ? "/usr/share/fonts/opentype/ocr-b/OCRB.otf"
+  std::string mono = std::filesystem::exists(idm::document::kOcrbFont)
+                         ? idm::document::kOcrbFont
                          : "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
   int count = 1;
   uint64_t seed = 1;
   bool capture = false;
-  std::string ocrb_out, ocrb_font = "/usr/share/fonts/opentype/ocr-b/OCRB.otf";
+  std::string ocrb_out, ocrb_font = idm::document::kOcrbFont;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {

@@ -13,6 +13,8 @@
 
 namespace idm::document {
 
+RestoreDefaultText::~RestoreDefaultText() { SetTextRenderer({}); }
+
 bool InstallFreeTypeText(const std::string& font, const std::string& mono) {
 #ifdef IDMATCH_HAVE_FREETYPE
   if (!std::filesystem::exists(font) || !std::filesystem::exists(mono)) return false;

@@ -11,6 +11,14 @@ namespace idm::document {
 // a font file is missing. document::SetTextRenderer({}) goes back to the Hershey fallback.
 bool InstallFreeTypeText(const std::string& font, const std::string& mono);
 
+// Puts the default (Hershey) text back when it goes out of scope.
+struct RestoreDefaultText {
+  RestoreDefaultText() = default;
+  RestoreDefaultText(const RestoreDefaultText&) = delete;
+  RestoreDefaultText& operator=(const RestoreDefaultText&) = delete;
+  ~RestoreDefaultText();
+};
+
 // Debian's fonts-ocr-b and fonts-nanum (scripts/install-deps.sh).
 inline constexpr const char* kOcrbFont = "/usr/share/fonts/opentype/ocr-b/OCRB.otf";
 inline constexpr const char* kNanumFont = "/usr/share/fonts/truetype/nanum/NanumGothic.ttf";

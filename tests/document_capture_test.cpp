@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -216,6 +217,29 @@ TEST(DocumentCapture, NoCardBlankImageAndCardCutInHalfAreCaptureProblems) {
   EXPECT_FALSE(r.problems.empty());
 }
 
+// Face photos are not documents. Their median colours can match a Korean layout's (skin and a
+// pale background against a pale card), which typed 5 of these 30 as a card before the
+// background-share check (measured 2026-11-27; 2 still are, 15 of the first 300).
+TEST(DocumentCapture, FacePhotosAreMostlyNotTakenForDocuments) {
+  if (!test::Exists(LfwDir() + "images")) GTEST_SKIP() << "LFW missing";
+  std::vector<std::string> dirs;
+  for (const auto& e : std::filesystem::directory_iterator(LfwDir() + "images")) dirs.push_back(e.path().string());
+  std::sort(dirs.begin(), dirs.end());
+  DocumentOptions opt;
+  opt.read_mrz = false;
+  int n = 0, typed = 0;
+  for (const auto& d : dirs) {
+    const std::string name = std::filesystem::path(d).filename().string();
+    const std::string file = d + "/" + name + "_0001.jpg";
+    if (!test::Exists(file)) continue;
+    const DocumentReport r = AnalyzeDocument(LoadImageFile(file), Layouts(), nullptr, opt);
+    typed += r.classification.type != "unknown";
+    if (++n == 30) break;
+  }
+  ASSERT_EQ(n, 30);
+  EXPECT_LE(typed, 3);
+}
+
 TEST(DocumentCapture, BlurIsReported) {
   const auto* l = FindLayout(Layouts(), "id_card_td1");
   CaptureOptions o;
@@ -295,8 +319,19 @@ TEST(DocumentMrzOcr, UtopiaAndSpecimens) {
     ++spec_n;
     const bool exact = r.mrz.lines == want;
     spec += exact;
-    if (exact) spec_valid_when_exact += r.mrz.valid == (row.at("check_digits_ok_computed") == "True");
-    std::printf("  %-45s %s\n", row.at("file").c_str(), exact ? "exact" : r.found ? "read, differs" : "not located");
+    std::string doubt;  // checks held back as ambiguous (field names only)
+    for (const auto& c : r.mrz.checks)
+      if (c.state == CheckState::kAmbiguous) doubt += " " + c.name;
+    // An exact reading is valid when its check digits are right -- unless a check passed only
+    // through a repair the glyphs could not tell from another one (then it is ambiguous, and not
+    // valid: a coincidence is not a check).
+    const bool digits_ok = row.at("check_digits_ok_computed") == "True";
+    if (exact) spec_valid_when_exact += r.mrz.valid == digits_ok || (digits_ok && !doubt.empty());
+    std::printf("  %-45s %s%s%s\n", row.at("file").c_str(),
+                exact     ? "exact"
+                : r.found ? "read, differs"
+                          : "not located",
+                doubt.empty() ? "" : ", ambiguous:", doubt.c_str());
     // Specimen data only (invented names and numbers): IDMATCH_DOC_DEBUG=1 shows where a reading differs.
     if (std::getenv("IDMATCH_DOC_DEBUG") != nullptr && !exact)
       for (size_t i = 0; i < want.size(); ++i) {
@@ -309,9 +344,11 @@ TEST(DocumentMrzOcr, UtopiaAndSpecimens) {
   std::printf("[mrz ocr] utopia %d/%d exact, specimens %d/%d exact\n", utopia, utopia_n, spec, spec_n);
   EXPECT_EQ(spec_valid_when_exact, spec);
   EXPECT_EQ(utopia, 4);
-  // Measured 12/18 (target 16/18). Five labels are not what their images print (docs/documents.md:
-  // Liechtenstein, Malta_BAD, Germany visa, Interpol, ICAO_Example2), so 13/18 is the ceiling.
-  EXPECT_GE(spec, 12);
+  // Measured 11/18 (target 16/18). Five labels are not what their images print (docs/documents.md:
+  // Liechtenstein, Malta_BAD, Germany visa, Interpol, ICAO_Example2), so 13/18 is the ceiling. The
+  // UK visa read exactly until its number's 8 -- which its own print's templates read as S, a
+  // substitution no check digit sees (8 and 28) -- was held back as ambiguous (2026-11-27).
+  EXPECT_GE(spec, 11);
 }
 
 TEST(DocumentPortrait, FoundOnSpecimens) {

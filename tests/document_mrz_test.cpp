@@ -240,6 +240,58 @@ TEST(DocumentMrzGlyphs, StateCodeFixedOnlyWhenAListedCodeIsClose) {
   EXPECT_EQ(lines, read);
 }
 
+// A check digit that fails is repaired with the cheapest substitutions that make it pass -- but
+// only called checked when no other repair comes close: among the ~2,000 sets tried, one in ten
+// passes by chance.
+// A TD3 MRZ with `number` (9 characters) and the check digits filled in; the position classes.
+std::vector<std::string> Td3WithNumber(const std::string& number) {
+  std::vector<std::string> lines = {"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                                    number + "8UTO7408122F1204159<<<<<<<<<<<<<<<<"};
+  FillMrzCheckDigits(MrzFormat::kTD3, lines);
+  return lines;
+}
+const std::vector<std::string> kTd3Classes = {std::string(44, 'A'),
+                                              "XXXXXXXXXNAAANNNNNNNSNNNNNNN" + std::string(14, 'X') + "CN"};
+
+TEST(DocumentMrzGlyphs, RepairIsDoubtfulWhenAnotherRepairIsAlmostAsCheap) {
+  const auto& classes = kTd3Classes;
+  const std::vector<std::string> printed = Td3WithNumber("SX0257708");
+  ASSERT_TRUE(ParseMrz(printed, {.repair = false, .today = "20260101"}).valid);
+  std::vector<std::string> read = printed;
+  read[1][4] = '6';  // 5 read as 6 (weight 3: the sum moves by 3)
+  // The printed 5 is 0.05 behind: the one repair within reach.
+  auto lines = read;
+  EXPECT_TRUE(RepairWithScores(Scored(read, {{1, 4, '5', 0.85f}}), classes, lines, false).empty());
+  EXPECT_EQ(lines, printed);
+  // A 9 read 0.055 behind the 0 at position 7 (weight 3, 9 less) passes as well: the cheaper repair
+  // is still applied, but the field is doubtful.
+  lines = read;
+  const auto doubtful =
+      RepairWithScores(Scored(read, {{1, 4, '5', 0.85f}, {1, 7, '9', 0.845f}}), classes, lines, false);
+  EXPECT_EQ(lines, printed);
+  EXPECT_EQ(doubtful, std::vector<std::string>{"document_number"});
+  // With the 9 far behind (0.2), the repair is clear again.
+  lines = read;
+  EXPECT_TRUE(RepairWithScores(Scored(read, {{1, 4, '5', 0.85f}, {1, 7, '9', 0.7f}}), classes, lines, false).empty());
+}
+
+// G read for Q (16 for 26, at weight 7: 70) passes every check digit: only the glyphs can tell.
+TEST(DocumentMrzGlyphs, CheckBlindLookalikeMakesTheFieldDoubtful) {
+  const auto& classes = kTd3Classes;
+  const std::vector<std::string> read = Td3WithNumber("QX0171216");
+  std::vector<std::string> twin = read;
+  twin[1][0] = 'G';
+  ASSERT_TRUE(ParseMrz(read, {.repair = false, .today = "20260101"}).valid);
+  ASSERT_TRUE(ParseMrz(twin, {.repair = false, .today = "20260101"}).valid) << "G and Q must be check-blind";
+  // G 0.02 behind the Q read: doubtful.
+  EXPECT_EQ(CheckBlindFields(Scored(read, {{1, 0, 'G', 0.88f}}), classes, read, false, 0.05f),
+            std::vector<std::string>{"document_number"});
+  // G far behind: the Q stands.
+  EXPECT_TRUE(CheckBlindFields(Scored(read, {{1, 0, 'G', 0.7f}}), classes, read, false, 0.05f).empty());
+  // A look-alike that the check digit does see (O for 0, 24 apart) is not check-blind.
+  EXPECT_TRUE(CheckBlindFields(Scored(read, {{1, 2, 'O', 0.9f}}), classes, read, false, 0.05f).empty());
+}
+
 // A national print whose 0 is as wide as OCR-B's O (OCR-B's 0 is narrower): the 0 template, used
 // at other widths too, still fits it (0.85 at OCR-B's width only).
 TEST(DocumentMrzGlyphs, ZeroPrintedWideStillMatchesZero) {

@@ -40,7 +40,8 @@ int DocumentCommand(int argc, char** argv) {
     if (r.mrz) {
       const auto m = document::MrzReadingJson(*r.mrz);
       std::printf("mrz        %s, %s%s (identifiers masked)\n", m["format"].get<std::string>().c_str(),
-                  r.mrz->mrz.valid ? "all checks pass" : "checks failing", r.mrz->mrz.expired ? ", EXPIRED" : "");
+                  r.mrz->mrz.valid ? "all checks pass" : "not valid (checks below)",
+                  r.mrz->mrz.expired ? ", EXPIRED" : "");
       for (const auto& l : m["lines"]) std::printf("           %s\n", l.get<std::string>().c_str());
       for (const auto& [k, v] : m["checks"].items())
         std::printf("  check    %-16s %s\n", k.c_str(), v.get<std::string>().c_str());

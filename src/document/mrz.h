@@ -28,7 +28,9 @@ int MrzCheckDigit(std::string_view s);
 bool IsIcaoStateCode(std::string_view code);
 const std::vector<std::string_view>& IcaoStateCodes();
 
-enum class CheckState { kPass, kFail, kUnreadable };  // kUnreadable: a character outside the alphabet
+// kUnreadable: a character outside the alphabet. kAmbiguous: the digit passes, but the OCR cannot
+// tell the reading from another one that passes too (ReadMrz; ParseMrz never says it).
+enum class CheckState { kPass, kFail, kUnreadable, kAmbiguous };
 struct MrzCheck {
   std::string name;  // "document_number", "birth_date", "expiry_date", "personal_number", "composite"
   CheckState state = CheckState::kFail;

@@ -319,6 +319,141 @@ float GlyphScore(const GlyphLine& line, size_t i, char c) {
   return line.scores[i][static_cast<size_t>(p - kGlyphAlphabet)];
 }
 
+namespace {
+
+// The fields a check digit covers, by line count and length (the digit follows the field).
+struct CheckedField {
+  const char* name;
+  size_t line, start, len;
+};
+std::vector<CheckedField> CheckedFields(const std::vector<std::string>& lines, bool visa) {
+  std::vector<CheckedField> fields;
+  if (lines.size() == 3) {
+    fields = {{"document_number", 0, 5, 9}, {"birth_date", 1, 0, 6}, {"expiry_date", 1, 8, 6}};
+  } else if (lines.size() == 2) {
+    fields = {{"document_number", 1, 0, 9}, {"birth_date", 1, 13, 6}, {"expiry_date", 1, 21, 6}};
+    if (lines[1].size() == 44 && !visa) fields.push_back({"personal_number", 1, 28, 14});
+  }
+  return fields;
+}
+
+// A character's value in the 7-3-1 sum.
+int MrzValue(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'Z' ? c - 'A' + 10 : 0; }
+
+bool InClass(char c, char cls) {
+  const bool letter = c >= 'A' && c <= 'Z', digit = c >= '0' && c <= '9';
+  return !((cls == 'N' && !digit) || (cls == 'A' && digit) || (cls == 'C' && letter));
+}
+
+// Look-alikes whose values differ by a multiple of 10 (6 16 26; M 22 / W 32; F 15 / P 25; 8 / S
+// 28): a check digit cannot tell them apart. (The UK visa specimen's 8 is read S by the print's
+// own templates, and that reading passes.) Other check-blind pairs do not look alike; flagging
+// 0/U too made France's exact reading ambiguous (its wide zeros score as U).
+bool CheckBlindLookalikes(char a, char b) {
+  static constexpr const char* kPairs[] = {"6G", "G6", "GQ", "QG", "6Q", "Q6", "MW", "WM", "FP", "PF", "8S", "S8"};
+  for (const char* p : kPairs)
+    if (p[0] == a && p[1] == b) return (MrzValue(a) - MrzValue(b)) % 10 == 0;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> CheckBlindFields(const std::vector<GlyphLine>& glyphs, const std::vector<std::string>& classes,
+                                          const std::vector<std::string>& lines, bool visa, float margin) {
+  std::vector<std::string> blind;
+  for (const auto& f : CheckedFields(lines, visa)) {
+    if (f.line >= lines.size() || f.line >= glyphs.size() || f.line >= classes.size()) continue;
+    const std::string& l = lines[f.line];
+    const GlyphLine& g = glyphs[f.line];
+    if (l.size() < f.start + f.len || g.scores.size() < l.size()) continue;
+    bool doubt = false;
+    for (size_t i = f.start; i < f.start + f.len && !doubt; ++i) {
+      const char cls = i < classes[f.line].size() ? classes[f.line][i] : 'X';
+      const float cur = GlyphScore(g, i, l[i]);
+      for (const char* a = kGlyphAlphabet; *a && !doubt; ++a)
+        doubt = CheckBlindLookalikes(l[i], *a) && InClass(*a, cls) && GlyphScore(g, i, *a) > cur - margin;
+    }
+    if (doubt) blind.emplace_back(f.name);
+  }
+  return blind;
+}
+
+std::vector<std::string> RepairWithScores(const std::vector<GlyphLine>& glyphs, const std::vector<std::string>& classes,
+                                          std::vector<std::string>& lines, bool visa,
+                                          const std::vector<std::string>* witness) {
+  std::vector<std::string> doubtful;
+  for (const auto& f : CheckedFields(lines, visa)) {
+    if (f.line >= lines.size() || f.line >= glyphs.size() || f.line >= classes.size()) continue;
+    std::string& l = lines[f.line];
+    const GlyphLine& g = glyphs[f.line];
+    if (l.size() < f.start + f.len + 1 || g.scores.size() < l.size()) continue;
+    auto passes = [&](const std::string& s) {
+      const char c = s[f.start + f.len];
+      const int want = c == '<' ? 0 : (c >= '0' && c <= '9' ? c - '0' : -1);
+      return want >= 0 && MrzCheckDigit(std::string_view(s).substr(f.start, f.len)) == want;
+    };
+    if (passes(l) || l[f.start + f.len] == '<') continue;
+    // Alternatives per position, cheapest first.
+    struct Alt {
+      size_t pos;
+      char c;
+      float cost;
+    };
+    std::vector<Alt> alts;
+    for (size_t i = f.start; i <= f.start + f.len; ++i) {
+      const float cur = GlyphScore(g, i, l[i]);
+      const char cls = i < classes[f.line].size() ? classes[f.line][i] : 'X';
+      for (const char* a = kGlyphAlphabet; *a; ++a) {
+        if (*a == l[i] || !InClass(*a, cls)) continue;
+        if (i == f.start + f.len && !(*a >= '0' && *a <= '9')) continue;
+        const float cost = cur - GlyphScore(g, i, *a);
+        if (cost < 0.25f) alts.push_back({i, *a, std::max(0.f, cost)});
+      }
+    }
+    std::sort(alts.begin(), alts.end(), [](const Alt& a, const Alt& b) { return a.cost < b.cost; });
+    if (alts.size() > 24) alts.resize(24);
+    float best_cost = 1e9f, second_cost = 1e9f;  // the two cheapest passing readings
+    std::string best;
+    std::string t = l;
+    auto offer = [&](float cost) {
+      if (!passes(t)) return;
+      if (cost < best_cost) {
+        second_cost = best_cost;
+        best_cost = cost;
+        best = t;
+      } else if (cost < second_cost) {
+        second_cost = cost;
+      }
+    };
+    const size_t n = alts.size();
+    for (size_t a = 0; a < n; ++a) {
+      t[alts[a].pos] = alts[a].c;
+      offer(alts[a].cost);
+      for (size_t b = a + 1; b < n; ++b) {
+        if (alts[b].pos == alts[a].pos) continue;
+        t[alts[b].pos] = alts[b].c;
+        const float cb = alts[a].cost + alts[b].cost;
+        offer(cb);
+        for (size_t c = b + 1; c < n; ++c) {
+          if (alts[c].pos == alts[a].pos || alts[c].pos == alts[b].pos) continue;
+          t[alts[c].pos] = alts[c].c;
+          offer(cb + alts[c].cost);
+          t[alts[c].pos] = l[alts[c].pos];
+        }
+        t[alts[b].pos] = l[alts[b].pos];
+      }
+      t[alts[a].pos] = l[alts[a].pos];
+    }
+    if (best.empty()) continue;
+    l = best;
+    const bool witnessed =
+        witness == nullptr || (f.line < witness->size() && (*witness)[f.line].size() >= f.start + f.len + 1 &&
+                               (*witness)[f.line].compare(f.start, f.len + 1, l, f.start, f.len + 1) == 0);
+    if (second_cost - best_cost < kRepairMargin || !witnessed) doubtful.emplace_back(f.name);
+  }
+  return doubtful;
+}
+
 void AdaptGlyphs(std::vector<GlyphLine>& lines, const std::vector<std::string>& allowed) {
   std::array<cv::Mat, 37> sum;
   std::array<int, 37> count{};

@@ -6,7 +6,10 @@ nlohmann::json MrzReadingJson(const MrzReading& m) {
   const auto& r = m.mrz;
   nlohmann::json checks = nlohmann::json::object();
   for (const auto& c : r.checks)
-    checks[c.name] = c.state == CheckState::kPass ? "pass" : c.state == CheckState::kFail ? "fail" : "unreadable";
+    checks[c.name] = c.state == CheckState::kPass        ? "pass"
+                     : c.state == CheckState::kFail      ? "fail"
+                     : c.state == CheckState::kAmbiguous ? "ambiguous"
+                                                         : "unreadable";
   nlohmann::json fields = nullptr;
   if (r.format != MrzFormat::kUnknown) {
     const auto& f = r.fields;

@@ -304,9 +304,6 @@ MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options) {
   // Pass 2a: OCR-B templates, cell by cell (mrz_glyphs.h). Line count and length give the cells.
   // Candidates are ranked by checks passed, then by fewest repairs ParseMrz had to make, then by
   // how well the characters match the font (`quality`, template readings only).
-  // `doubtful`: fields a repair made pass without being clearly the best repair
-  // (RepairWithScores); they count as ambiguous, half a passing check, and the reading is not
-  // valid -- Tesseract's readings then get their turn.
   // The glyph readings of each line length tried (with the print's own templates): every
   // candidate of that geometry is checked against them for check-blind look-alikes.
   struct GlyphReading {
@@ -328,6 +325,9 @@ MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options) {
         m.valid = false;
       }
   };
+  // `doubtful`: fields a repair made pass without being clearly the best repair
+  // (RepairWithScores); they count as ambiguous, half a passing check, and the reading is not
+  // valid -- Tesseract's readings then get their turn.
   std::vector<std::string> best_lines;
   std::tuple<double, int, double> best_key{-1000, 0, 0};
   auto consider = [&](std::vector<std::string> lines, double quality = 0,

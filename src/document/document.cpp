@@ -122,28 +122,6 @@ double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspe
   return s;
 }
 
-// Share of the card outside its portrait and header zones within colour distance 20 of the
-// layout's background, on the card brought to 240 px and flattened for shading (`card` already
-// turned the way it was classified).
-constexpr double kMinBackgroundShare = 0.6;
-cv::Mat FlattenShading(const cv::Mat& rgb);
-double BackgroundShare(const cv::Mat& card, const DocumentLayout& l) {
-  if (card.empty()) return 0;
-  const cv::Size canon = l.CanonicalSize();
-  cv::Mat c;
-  cv::resize(card, c, cv::Size(240, std::max(1, canon.height * 240 / canon.width)), 0, 0, cv::INTER_AREA);
-  c = FlattenShading(c);
-  const cv::Rect portrait = l.portrait.ToRect(c.size()), header = l.header.ToRect(c.size());
-  int in = 0, n = 0;
-  for (int y = 0; y < c.rows; ++y)
-    for (int x = 0; x < c.cols; ++x) {
-      if (portrait.contains({x, y}) || header.contains({x, y})) continue;
-      ++n;
-      in += ColourDistance(c.at<cv::Vec3b>(y, x), l.background) < 20;
-    }
-  return n ? static_cast<double>(in) / n : 0.0;
-}
-
 cv::Rect Expand(const cv::Rect& r, double f, const cv::Size& bound) {
   const int dx = static_cast<int>(r.width * (f - 1) / 2), dy = static_cast<int>(r.height * (f - 1) / 2);
   return cv::Rect(r.x - dx, r.y - dy, r.width + 2 * dx, r.height + 2 * dy) & cv::Rect(0, 0, bound.width, bound.height);
@@ -803,6 +781,27 @@ cv::Mat FlattenShading(const cv::Mat& rgb) {
   return out;
 }
 
+// Share of the card outside its portrait and header zones within colour distance 20 of the
+// layout's background, on the card brought to 240 px and flattened for shading (`card` already
+// turned the way it was classified).
+constexpr double kMinBackgroundShare = 0.6;
+double BackgroundShare(const cv::Mat& card, const DocumentLayout& l) {
+  if (card.empty()) return 0;
+  const cv::Size canon = l.CanonicalSize();
+  cv::Mat c;
+  cv::resize(card, c, cv::Size(240, std::max(1, canon.height * 240 / canon.width)), 0, 0, cv::INTER_AREA);
+  c = FlattenShading(c);
+  const cv::Rect portrait = l.portrait.ToRect(c.size()), header = l.header.ToRect(c.size());
+  int in = 0, n = 0;
+  for (int y = 0; y < c.rows; ++y)
+    for (int x = 0; x < c.cols; ++x) {
+      if (portrait.contains({x, y}) || header.contains({x, y})) continue;
+      ++n;
+      in += ColourDistance(c.at<cv::Vec3b>(y, x), l.background) < 20;
+    }
+  return n ? static_cast<double>(in) / n : 0.0;
+}
+
 // Classify with the card brought to `width` px for the colour and zone measurements: colours and
 // zone fractions need no detail, and this runs on several candidate outlines per photo.
 // `flattened`: the card is already at `width` and through FlattenShading (both orientations
@@ -1131,9 +1130,9 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   }
   // Typed by its colours alone (no valid MRZ, no QR code): the card must then be mostly the
   // layout's background outside the portrait and the header. A photo of a face or a scene whose
-  // median colours happen to match a layout is not (on 300 LFW photos, 59 were typed as a
-  // Korean card by colour and 55 of them fall under 60% here; 420 generated captures of every
-  // layout, every degradation, measured 89% or more). Real documents typed by their MRZ can be
+  // median colours happen to match a layout is not (of 300 LFW photos, 59 were typed as a Korean
+  // card by colour; 15 still are; 420 generated captures of every layout, every degradation,
+  // measured 89% or more). Real documents typed by their MRZ can be
   // far busier (ICAO specimens down to 29%), which is why this applies to colour alone.
   const bool typed_by_colour = !(r.mrz && r.mrz->mrz.valid) && !r.qr_read;
   if (typed_by_colour && !r.whole_image && r.classification.confidence >= options.unknown_below) {

@@ -267,22 +267,30 @@ GlyphLine ReadGlyphLine(const cv::Mat& gray, const cv::Rect& line_box, int x0, i
 
 namespace {
 
+// Whether MRZ character `c` may stand at a position of class `cls` (DecodeGlyphLine's classes).
+bool InClass(char c, char cls) {
+  const bool letter = c >= 'A' && c <= 'Z', digit = c >= '0' && c <= '9', filler = c == '<';
+  switch (cls) {
+    case 'A':
+      return letter || filler;
+    case 'N':
+      return digit;
+    case 'C':
+      return digit || filler;
+    case 'S':
+      return c == 'M' || c == 'F' || filler;
+    default:
+      return true;
+  }
+}
+
 // Best and runner-up template index at position i among the class's characters.
 std::pair<int, int> BestInClass(const GlyphLine& line, size_t i, char cls) {
     int bi = 36, si = 36;
     float best = -3, second = -3;
     for (int t = 0; t < 37; ++t) {
       const char c = kGlyphAlphabet[t];
-      const bool letter = c >= 'A' && c <= 'Z', digit = c >= '0' && c <= '9', filler = c == '<';
-      bool ok = true;
-      switch (cls) {
-        case 'A': ok = letter || filler; break;
-        case 'N': ok = digit; break;
-        case 'C': ok = digit || filler; break;
-        case 'S': ok = c == 'M' || c == 'F' || filler; break;
-        default: break;
-      }
-      if (!ok) continue;
+      if (!InClass(c, cls)) continue;
       const float v = line.scores[i][static_cast<size_t>(t)];
       if (v > best) {
         second = best;
@@ -339,11 +347,6 @@ std::vector<CheckedField> CheckedFields(const std::vector<std::string>& lines, b
 
 // A character's value in the 7-3-1 sum.
 int MrzValue(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'Z' ? c - 'A' + 10 : 0; }
-
-bool InClass(char c, char cls) {
-  const bool letter = c >= 'A' && c <= 'Z', digit = c >= '0' && c <= '9';
-  return !((cls == 'N' && !digit) || (cls == 'A' && digit) || (cls == 'C' && letter));
-}
 
 // Look-alikes whose values differ by a multiple of 10 (6 16 26; M 22 / W 32; F 15 / P 25; 8 / S
 // 28): a check digit cannot tell them apart. (The UK visa specimen's 8 is read S by the print's

@@ -106,8 +106,8 @@ TEST_F(ServerLoad, SustainedLoadThenOverload) {
         busy_ms.push_back(d);
       } else {
         ++other;
-        std::printf("other: %s %d %s\n", r ? "resp" : "noresp", r ? r->status : static_cast<int>(r.error()),
-                    r ? r->body.substr(0, 300).c_str() : "");
+        std::printf("other after %.0f ms: %s %d %s\n", d, r ? "resp" : "noresp",
+                    r ? r->status : static_cast<int>(r.error()), r ? r->body.substr(0, 300).c_str() : "");
       }
     });
   }

@@ -94,10 +94,16 @@ double WashedOutFraction(const cv::Mat& rgb) {
   return static_cast<double>(cv::countNonZero(m)) / static_cast<double>(m.total());
 }
 
+// The grey picture of one zone: only the QR and MRZ zones are measured in grey, so the rest of
+// the card is not converted (this runs per layout on every candidate outline).
+cv::Mat GrayZone(const cv::Mat& card, const cv::Rect& zone) {
+  cv::Mat gray;
+  cv::cvtColor(card(zone), gray, cv::COLOR_RGB2GRAY);
+  return gray;
+}
+
 double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspect, MrzFormat mrz_format) {
   const cv::Size sz = card.size();
-  cv::Mat gray;
-  cv::cvtColor(card, gray, cv::COLOR_RGB2GRAY);
   const double dh = ColourDistance(MedianColour(card(l.header.ToRect(sz))), l.header_rgb);
   // The background: the card's median colour outside the header and portrait.
   const cv::Mat body = card(cv::Rect(0, l.header.ToRect(sz).height, sz.width, sz.height - l.header.ToRect(sz).height));
@@ -105,7 +111,7 @@ double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspe
   double s = std::exp(-0.5 * std::pow(dh / 22, 2)) * std::exp(-0.5 * std::pow(db / 14, 2));
   if (est_aspect > 0) s *= std::exp(-0.5 * std::pow(std::log(est_aspect / l.aspect()) / 0.12, 2));
   if (l.qr) {
-    const cv::Mat q = gray(l.qr->ToRect(sz));
+    const cv::Mat q = GrayZone(card, l.qr->ToRect(sz));
     const double dark = Fraction(q, 0, 90), bright = Fraction(q, 170, 255);
     s *= (dark > 0.15 && bright > 0.15) ? 1.0 : 0.5;
   }
@@ -113,7 +119,7 @@ double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspe
     if (mrz_format != MrzFormat::kUnknown) {
       s *= mrz_format == l.mrz_format ? 1.0 : 0.05;
     } else {
-      const double ink = InkFraction(gray(l.mrz.ToRect(sz)), sz.width);
+      const double ink = InkFraction(GrayZone(card, l.mrz.ToRect(sz)), sz.width);
       s *= (ink > 0.04 && ink < 0.4) ? 1.0 : 0.3;
     }
   } else if (mrz_format != MrzFormat::kUnknown) {
@@ -792,13 +798,21 @@ double BackgroundShare(const cv::Mat& card, const DocumentLayout& l) {
   cv::resize(card, c, cv::Size(240, std::max(1, canon.height * 240 / canon.width)), 0, 0, cv::INTER_AREA);
   c = FlattenShading(c);
   const cv::Rect portrait = l.portrait.ToRect(c.size()), header = l.header.ToRect(c.size());
+  // One Lab conversion of the whole card, the same distance as ColourDistance.
+  cv::Mat lab;
+  cv::cvtColor(c, lab, cv::COLOR_RGB2Lab);
+  const cv::Vec3f bg = Lab(l.background);
   int in = 0, n = 0;
-  for (int y = 0; y < c.rows; ++y)
-    for (int x = 0; x < c.cols; ++x) {
+  for (int y = 0; y < lab.rows; ++y) {
+    const cv::Vec3b* row = lab.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < lab.cols; ++x) {
       if (portrait.contains({x, y}) || header.contains({x, y})) continue;
       ++n;
-      in += ColourDistance(c.at<cv::Vec3b>(y, x), l.background) < 20;
+      const float dl = (row[x][0] * 100.f / 255.f - bg[0]) / 3, da = row[x][1] - 128.f - bg[1],
+                  db = row[x][2] - 128.f - bg[2];
+      in += dl * dl + da * da + db * db < 20 * 20;
     }
+  }
   return n ? static_cast<double>(in) / n : 0.0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 #include <sodium.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cmath>
@@ -305,6 +306,61 @@ struct StackWipeOnExit {
   ~StackWipeOnExit() { WipeStackBelow(); }
 };
 
+// True when the request announces a body: reading one that is not announced would wait for EOF.
+bool HasBody(const httplib::Request& req) {
+  if (req.get_header_value("Transfer-Encoding") == "chunked") return true;
+  const std::string length = req.get_header_value("Content-Length");
+  return !length.empty() && length != "0";
+}
+
+constexpr auto kDrainDeadline = std::chrono::seconds(3);
+
+// A content-reader route that answers before reading the body (401, 503, 415) leaves the body
+// unread; closing a socket with unread data makes the kernel send a reset, which can destroy the
+// answer before the client reads it (an overload 503 was lost this way in CI, and an 8 MB body
+// refused with 401 never got its answer). So the body nobody read is read and dropped, in place
+// (never kept), for at most kDrainDeadline; Content-Length is already capped before routing. The
+// overflow thread's requests with a body end here too: they are answered 503 after the drain.
+httplib::Server::HandlerWithContentReader DrainingUnreadBody(httplib::Server::HandlerWithContentReader handler) {
+  return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& reader) {
+    StackWipeOnExit wipe;  // the drain below reads the body through the stack after the handler's wipe
+    bool read = false;
+    const httplib::ContentReader tracked(
+        [&](httplib::ContentReceiver r) {
+          read = true;
+          return reader(std::move(r));
+        },
+        [&](httplib::MultipartContentHeader h, httplib::ContentReceiver r) {
+          read = true;
+          return reader(std::move(h), std::move(r));
+        });
+    if (t_overflow) {
+      SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
+      res.set_header("Connection", "close");
+    } else {
+      handler(req, res, tracked);
+    }
+    if (read || !HasBody(req)) return;
+    const auto until = std::chrono::steady_clock::now() + kDrainDeadline;
+    const auto drop = [&](const char*, size_t) { return std::chrono::steady_clock::now() < until; };
+    if (req.is_multipart_form_data()) {
+      reader([](const httplib::MultipartFormData&) { return true; }, drop);
+    } else {
+      reader(drop);
+    }
+  };
+}
+
+// A route without a content reader on the overflow thread: httplib has read its body already.
+httplib::Server::Handler RefusedInOverflow(httplib::Server::Handler handler) {
+  return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    if (!t_overflow) return handler(req, res);
+    SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
+    res.set_header("Connection", "close");
+  };
+}
+
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -332,6 +388,7 @@ struct Service::Impl {
   std::mutex sweep_mu;
   std::condition_variable sweep_cv;
   int port = 0;
+  int listen_fd = -1;  // the listening socket, seen by the socket-options hook
 
   Impl(const ServiceOptions& o)
       : opt(o),
@@ -413,12 +470,10 @@ struct Service::Impl {
       return false;
     }
     bool too_large = false;
+    // Past the limit the rest is read and dropped, so that the 413 is not lost to a reset.
     const bool ok = reader([&](const char* d, size_t n) {
-      if (out.size() + n > opt.max_image_bytes) {
-        too_large = true;
-        return false;
-      }
-      out.Append(d, n);
+      too_large = too_large || out.size() + n > opt.max_image_bytes;
+      if (!too_large) out.Append(d, n);
       return true;
     });
     return ReadOutcome(ok, too_large, "image over ", {400, "bad_request", "could not read the request body"}, res);
@@ -451,13 +506,11 @@ struct Service::Impl {
           return true;
         },
         [&](const char* d, size_t n) {
+          if (parts.empty()) return false;  // data before any part header: malformed
           total += n;
-          if (parts.empty() || parts.back().data.size() + n > opt.max_image_bytes || total > opt.max_body_bytes) {
-            too_large = !parts.empty();
-            return false;
-          }
-          parts.back().data.Append(d, n);
-          return true;
+          too_large = too_large || parts.back().data.size() + n > opt.max_image_bytes || total > opt.max_body_bytes;
+          if (!too_large) parts.back().data.Append(d, n);
+          return true;  // past a limit: read and drop the rest, so that the 413 is not lost
         });
     return ReadOutcome(ok, too_large, "a part is over ", {400, "malformed_multipart", "the multipart body is malformed or truncated"}, res);
   }
@@ -717,52 +770,65 @@ struct Service::Impl {
     });
 
     // A content-reader route, so that a bodiless POST (curl -X POST, no Content-Length) is fine.
-    s.Post("/v1/sessions", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-      auto op = Authenticate(req, res);
-      if (!op) return;
-      if (draining) return SendError(res, {503, "draining", "the server is shutting down", 1});
-      std::string text;
-      if (req.is_multipart_form_data()) return SendError(res, {415, "unsupported_media_type", "the body must be a small JSON object (or empty)"});
-      if (req.has_header("Content-Length") || req.get_header_value("Transfer-Encoding") == "chunked") {
-        const bool read = reader([&](const char* d, size_t n) {
-          text.append(d, n);
-          return text.size() <= 64 * 1024;
-        });
-        if (!read) return SendError(res, {400, "invalid_json", "the body must be a small JSON object (or empty)"});
-      }
-      if (!text.empty()) {
-        const json body = json::parse(text, nullptr, false);
-        if (body.is_discarded() || !body.is_object()) return SendError(res, {400, "invalid_json", "the body must be a JSON object (or empty)"});
-      }
-      auto sess = sessions.Create(op->name);
-      if (!sess) return SendError(res, {503, "too_many_sessions", "too many open sessions", 5});
-      metrics.Count("idmatch_sessions_created_total", "");
-      SendJson(res, 201, {{"session_id", sess->id}, {"challenge", sess->challenge}, {"nonce", sess->nonce},
-                          {"expires_at", sess->expires_unix}, {"expires_in", opt.session_ttl.count()}});
-    });
+    s.Post(
+        "/v1/sessions", DrainingUnreadBody([this](const httplib::Request& req, httplib::Response& res,
+                                                  const httplib::ContentReader& reader) {
+          auto op = Authenticate(req, res);
+          if (!op) return;
+          if (draining) return SendError(res, {503, "draining", "the server is shutting down", 1});
+          std::string text;
+          if (req.is_multipart_form_data())
+            return SendError(res, {415, "unsupported_media_type", "the body must be a small JSON object (or empty)"});
+          if (req.has_header("Content-Length") || req.get_header_value("Transfer-Encoding") == "chunked") {
+            bool too_long = false;  // the rest is read and dropped, so that the 400 is not lost to a reset
+            const bool read = reader([&](const char* d, size_t n) {
+              too_long = too_long || text.size() + n > 64 * 1024;
+              if (!too_long) text.append(d, n);
+              return true;
+            });
+            if (!read || too_long)
+              return SendError(res, {400, "invalid_json", "the body must be a small JSON object (or empty)"});
+          }
+          if (!text.empty()) {
+            const json body = json::parse(text, nullptr, false);
+            if (body.is_discarded() || !body.is_object())
+              return SendError(res, {400, "invalid_json", "the body must be a JSON object (or empty)"});
+          }
+          auto sess = sessions.Create(op->name);
+          if (!sess) return SendError(res, {503, "too_many_sessions", "too many open sessions", 5});
+          metrics.Count("idmatch_sessions_created_total", "");
+          SendJson(res, 201,
+                   {{"session_id", sess->id},
+                    {"challenge", sess->challenge},
+                    {"nonce", sess->nonce},
+                    {"expires_at", sess->expires_unix},
+                    {"expires_in", opt.session_ttl.count()}});
+        }));
 
     s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/document)",
-           [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-             StackWipeOnExit wipe;
-             auto work = BeginSessionWork(req, res);
-             if (!work) return;
-             auto& sess = work->session;
-             auto& lease = work->lease;
-             {
-               SecureBuffer body;
-               if (!ReadBody(req, reader, body, res)) return;
-               std::lock_guard<std::mutex> lock(sess->mu);
-               const std::string kind = req.get_param_value("kind");
-               if (!kind.empty() && kind != "card" && kind != "portrait") {
-                 return SendError(res, {400, "invalid_argument", "'kind' is 'card' (default) or 'portrait'"});
-               }
-               if (auto err = AnalyzeDocument(*lease, *sess, body, kind == "portrait")) return SendError(res, *err);
-             }
-             SendJson(res, 200, {{"session_id", sess->id}, {"document", DocumentJson(*sess)}});
-           });
+           DrainingUnreadBody(
+               [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                 StackWipeOnExit wipe;
+                 auto work = BeginSessionWork(req, res);
+                 if (!work) return;
+                 auto& sess = work->session;
+                 auto& lease = work->lease;
+                 {
+                   SecureBuffer body;
+                   if (!ReadBody(req, reader, body, res)) return;
+                   std::lock_guard<std::mutex> lock(sess->mu);
+                   const std::string kind = req.get_param_value("kind");
+                   if (!kind.empty() && kind != "card" && kind != "portrait") {
+                     return SendError(res, {400, "invalid_argument", "'kind' is 'card' (default) or 'portrait'"});
+                   }
+                   if (auto err = AnalyzeDocument(*lease, *sess, body, kind == "portrait")) return SendError(res, *err);
+                 }
+                 SendJson(res, 200, {{"session_id", sess->id}, {"document", DocumentJson(*sess)}});
+               }));
 
     s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/frames)",
-           [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+           DrainingUnreadBody([this](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& reader) {
              StackWipeOnExit wipe;
              auto work = BeginSessionWork(req, res);
              if (!work) return;
@@ -781,7 +847,9 @@ struct Service::Impl {
                    if (!ParseTimestamps(p, ts)) return SendError(res, kBadTimestamps);
                  }
                }
-               if (!have_ts) return SendError(res, {400, "bad_timestamps", "a 'timestamps' part (JSON array of capture times in ms) is required"});
+               if (!have_ts)
+                 return SendError(res, {400, "bad_timestamps",
+                                        "a 'timestamps' part (JSON array of capture times in ms) is required"});
                std::lock_guard<std::mutex> lock(sess->mu);
                verify::FaceSummary last;
                if (auto err = AnalyzeFrames(*lease, *sess, frames, ts, &last)) return SendError(res, *err);
@@ -790,96 +858,106 @@ struct Service::Impl {
                                    {"frames_with_face", sess->frames_with_face}, {"faces_found", last.faces_found},
                                    {"quality_flags", last.flags}});
              }
-           });
+           }));
 
-    s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/decision)", [this](const httplib::Request& req, httplib::Response& res) {
-      StackWipeOnExit wipe;
-      auto op = Authenticate(req, res);
-      if (!op) return;
-      const json body = json::parse(req.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object() || !body.contains("nonce") || !body["nonce"].is_string()) {
-        return SendError(res, {400, "invalid_json", "the body must be a JSON object {\"nonce\": \"...\"}"});
-      }
-      const std::string nonce = body["nonce"];
-      if (sessions.NonceSpent(nonce)) return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
-      auto sess = SessionFor(req, *op, res);
-      if (!sess) return;
-      std::lock_guard<std::mutex> lock(sess->mu);
-      if (sessions.NonceSpent(nonce)) return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
-      if (nonce != sess->nonce) return SendError(res, {400, "nonce_mismatch", "the nonce is not this session's"});
-      if (!sess->has_document || sess->frames_with_face == 0) {
-        return SendError(res, {409, "incomplete_session", "a document and at least one frame with a face are needed first"});
-      }
-      auto lease = Admit(res);  // the liveness sequence runs now
-      if (!lease) return;
-      json out;
-      try {
-        out = Decide(**lease, *sess);
-      } catch (const Error&) {
-        return SendError(res, {500, "internal", "the decision could not be recorded"});
-      }
-      sessions.SpendNonce(nonce);
-      sessions.Remove(sess->id);  // wiped once this handler lets go of `sess`
-      SendJson(res, 200, out);
-    });
+    s.Post(R"(/v1/sessions/([A-Za-z0-9_-]+)/decision)",
+           RefusedInOverflow([this](const httplib::Request& req, httplib::Response& res) {
+             StackWipeOnExit wipe;
+             auto op = Authenticate(req, res);
+             if (!op) return;
+             const json body = json::parse(req.body, nullptr, false);
+             if (body.is_discarded() || !body.is_object() || !body.contains("nonce") || !body["nonce"].is_string()) {
+               return SendError(res, {400, "invalid_json", "the body must be a JSON object {\"nonce\": \"...\"}"});
+             }
+             const std::string nonce = body["nonce"];
+             if (sessions.NonceSpent(nonce))
+               return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
+             auto sess = SessionFor(req, *op, res);
+             if (!sess) return;
+             std::lock_guard<std::mutex> lock(sess->mu);
+             if (sessions.NonceSpent(nonce))
+               return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
+             if (nonce != sess->nonce)
+               return SendError(res, {400, "nonce_mismatch", "the nonce is not this session's"});
+             if (!sess->has_document || sess->frames_with_face == 0) {
+               return SendError(
+                   res, {409, "incomplete_session", "a document and at least one frame with a face are needed first"});
+             }
+             auto lease = Admit(res);  // the liveness sequence runs now
+             if (!lease) return;
+             json out;
+             try {
+               out = Decide(**lease, *sess);
+             } catch (const Error&) {
+               return SendError(res, {500, "internal", "the decision could not be recorded"});
+             }
+             sessions.SpendNonce(nonce);
+             sessions.Remove(sess->id);  // wiped once this handler lets go of `sess`
+             SendJson(res, 200, out);
+           }));
 
-    s.Delete(R"(/v1/sessions/([A-Za-z0-9_-]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      auto op = Authenticate(req, res);
-      if (!op) return;
-      auto sess = SessionFor(req, *op, res);
-      if (!sess) return;
-      sessions.Remove(sess->id);
-      metrics.Count("idmatch_sessions_aborted_total", "");
-      SendJson(res, 200, {{"session_id", sess->id}, {"status", "aborted"}});
-    });
+    s.Delete(R"(/v1/sessions/([A-Za-z0-9_-]+))",
+             RefusedInOverflow([this](const httplib::Request& req, httplib::Response& res) {
+               auto op = Authenticate(req, res);
+               if (!op) return;
+               auto sess = SessionFor(req, *op, res);
+               if (!sess) return;
+               sessions.Remove(sess->id);
+               metrics.Count("idmatch_sessions_aborted_total", "");
+               SendJson(res, 200, {{"session_id", sess->id}, {"status", "aborted"}});
+             }));
 
-    s.Post("/v1/verify", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-      StackWipeOnExit wipe;
-      auto op = Authenticate(req, res);
-      if (!op) return;
-      auto lease = Admit(res);
-      if (!lease) return;
-      json out;
-      {
-        std::vector<Part> parts;
-        if (!ReadMultipart(req, reader, parts, res)) return;
-        Part* document = nullptr;
-        bool portrait_only = false;
-        std::vector<Part*> frames;
-        std::vector<int64_t> ts;
-        std::string client_nonce;
-        for (auto& p : parts) {
-          if (p.name == "document" || p.name == "portrait") document = &p, portrait_only = p.name == "portrait";
-          if (p.name == "frames" || p.name == "frame") frames.push_back(&p);
-          if (p.name == "nonce") client_nonce.assign(p.data.data(), p.data.data() + std::min<size_t>(p.data.size(), 128));
-          if (p.name == "timestamps" && !ParseTimestamps(p, ts)) return SendError(res, kBadTimestamps);
-        }
-        if (document == nullptr) return SendError(res, {400, "no_document", "a 'document' (or 'portrait') part is required"});
-        if (!client_nonce.empty() && sessions.NonceSpent("client:" + op->name + ":" + client_nonce)) {
-          return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
-        }
-        auto sess = sessions.Create(op->name);
-        if (!sess) return SendError(res, {503, "too_many_sessions", "too many open sessions", 5});
-        if (!client_nonce.empty()) sess->nonce = client_nonce;
-        struct Cleanup {
-          verify::SessionStore& store;
-          std::string id;
-          ~Cleanup() { store.Remove(id); }
-        } cleanup{sessions, sess->id};
-        std::lock_guard<std::mutex> lock(sess->mu);
-        if (auto err = AnalyzeDocument(**lease, *sess, document->data, portrait_only)) return SendError(res, *err);
-        document->data.Release();
-        if (auto err = AnalyzeFrames(**lease, *sess, frames, ts, nullptr)) return SendError(res, *err);
-        if (sess->frames_with_face == 0) return SendError(res, {422, "no_face", "no frame has a face"});
-        try {
-          out = Decide(**lease, *sess);
-        } catch (const Error&) {
-          return SendError(res, {500, "internal", "the decision could not be recorded"});
-        }
-        if (!client_nonce.empty()) sessions.SpendNonce("client:" + op->name + ":" + client_nonce);
-      }
-      SendJson(res, 200, out);
-    });
+    s.Post("/v1/verify", DrainingUnreadBody([this](const httplib::Request& req, httplib::Response& res,
+                                                   const httplib::ContentReader& reader) {
+             StackWipeOnExit wipe;
+             auto op = Authenticate(req, res);
+             if (!op) return;
+             auto lease = Admit(res);
+             if (!lease) return;
+             json out;
+             {
+               std::vector<Part> parts;
+               if (!ReadMultipart(req, reader, parts, res)) return;
+               Part* document = nullptr;
+               bool portrait_only = false;
+               std::vector<Part*> frames;
+               std::vector<int64_t> ts;
+               std::string client_nonce;
+               for (auto& p : parts) {
+                 if (p.name == "document" || p.name == "portrait") document = &p, portrait_only = p.name == "portrait";
+                 if (p.name == "frames" || p.name == "frame") frames.push_back(&p);
+                 if (p.name == "nonce")
+                   client_nonce.assign(p.data.data(), p.data.data() + std::min<size_t>(p.data.size(), 128));
+                 if (p.name == "timestamps" && !ParseTimestamps(p, ts)) return SendError(res, kBadTimestamps);
+               }
+               if (document == nullptr)
+                 return SendError(res, {400, "no_document", "a 'document' (or 'portrait') part is required"});
+               if (!client_nonce.empty() && sessions.NonceSpent("client:" + op->name + ":" + client_nonce)) {
+                 return SendError(res, {409, "nonce_replayed", "this nonce was already used for a decision"});
+               }
+               auto sess = sessions.Create(op->name);
+               if (!sess) return SendError(res, {503, "too_many_sessions", "too many open sessions", 5});
+               if (!client_nonce.empty()) sess->nonce = client_nonce;
+               struct Cleanup {
+                 verify::SessionStore& store;
+                 std::string id;
+                 ~Cleanup() { store.Remove(id); }
+               } cleanup{sessions, sess->id};
+               std::lock_guard<std::mutex> lock(sess->mu);
+               if (auto err = AnalyzeDocument(**lease, *sess, document->data, portrait_only))
+                 return SendError(res, *err);
+               document->data.Release();
+               if (auto err = AnalyzeFrames(**lease, *sess, frames, ts, nullptr)) return SendError(res, *err);
+               if (sess->frames_with_face == 0) return SendError(res, {422, "no_face", "no frame has a face"});
+               try {
+                 out = Decide(**lease, *sess);
+               } catch (const Error&) {
+                 return SendError(res, {500, "internal", "the decision could not be recorded"});
+               }
+               if (!client_nonce.empty()) sessions.SpendNonce("client:" + op->name + ":" + client_nonce);
+             }
+             SendJson(res, 200, out);
+           }));
   }
 };
 
@@ -931,6 +1009,14 @@ Service::Service(const ServiceOptions& options) {
   const size_t threads = static_cast<size_t>(std::max(2, options.connection_threads));
   const size_t queue = static_cast<size_t>(std::max(0, options.connection_queue));
   http.new_task_queue = [threads, queue] { return new BoundedTaskQueue(threads, queue); };
+  // Debian's compiled httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG). Sixteen
+  // clients connecting at once overflowed it: the kernel dropped handshakes, and about one
+  // overload run in twenty had a connection reset after the 1 s SYN-ACK retry instead of an
+  // answer. The hook sees only the listening socket; Bind() listens on it again, deeper.
+  http.set_socket_options([&m](socket_t sock) {
+    httplib::default_socket_options(sock);
+    m.listen_fd = sock;
+  });
   http.set_payload_max_length(options.max_body_bytes);
   http.set_read_timeout(options.read_timeout_s, 0);
   http.set_write_timeout(options.write_timeout_s, 0);
@@ -939,6 +1025,8 @@ Service::Service(const ServiceOptions& options) {
   http.set_pre_routing_handler([&m](const httplib::Request& req, httplib::Response& res) {
     if (t_overflow) {
       m.metrics.Count("idmatch_rejected_total", "reason=\"connections\"");
+      // With a body, the route answers once it has drained it (DrainingUnreadBody).
+      if (HasBody(req)) return httplib::Server::HandlerResponse::Unhandled;
       SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
       res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
@@ -1019,6 +1107,11 @@ int Service::Bind() {
       throw Error(ErrorCode::kInvalidArgument, "cannot bind " + m.opt.host + ":" + std::to_string(m.opt.port));
     }
     m.port = m.opt.port;
+  }
+  // SOMAXCONN: the kernel caps it at net.core.somaxconn; the accept loop empties it at once, and
+  // the bounded task queue answers the excess with 503 rather than the kernel with a reset.
+  if (m.listen_fd < 0 || ::listen(m.listen_fd, SOMAXCONN) != 0) {
+    throw Error(ErrorCode::kInternal, "cannot deepen the listen backlog on " + m.opt.host);
   }
   return m.port;
 }

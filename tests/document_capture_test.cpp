@@ -243,6 +243,23 @@ TEST(DocumentCapture, FacePhotosAreNotTakenForDocuments) {
   EXPECT_EQ(typed, 0);
 }
 
+// A layout file may give a zone so thin that it rounds to no pixel at the classification width:
+// measured as empty, never an exception.
+TEST(DocumentCapture, ZonesThatRoundToNothingAreMeasuredAsEmpty) {
+  std::vector<DocumentLayout> layouts = Layouts();
+  for (auto& l : layouts) {
+    l.qr = ZoneBox{0.5, 0.5, 0.001, 0.001};
+    if (l.mrz_format != MrzFormat::kUnknown) l.mrz = ZoneBox{0.1, 0.9, 0.8, 0.001};
+    for (auto& z : l.text_zones) z.box = ZoneBox{z.box.x, z.box.y, 0.001, 0.001};
+  }
+  const auto* l = FindLayout(layouts, "kr_driver_license");
+  ASSERT_NE(l, nullptr);
+  const cv::Mat img = SimulateCapture(RenderCard(*l, SyntheticPortrait(), 9).rgb, 9).rgb;
+  DocumentOptions opt;
+  opt.read_mrz = false;
+  EXPECT_NO_THROW(AnalyzeDocument(img, layouts, nullptr, opt));
+}
+
 TEST(DocumentCapture, BlurIsReported) {
   const auto* l = FindLayout(Layouts(), "id_card_td1");
   CaptureOptions o;

@@ -94,10 +94,11 @@ double WashedOutFraction(const cv::Mat& rgb) {
   return static_cast<double>(cv::countNonZero(m)) / static_cast<double>(m.total());
 }
 
-// The grey picture of one zone: only the QR and MRZ zones are measured in grey, so the rest of
-// the card is not converted (this runs per layout on every candidate outline).
+// The grey picture of one zone: only the QR, MRZ and field zones are measured in grey, so the
+// rest of the card is not converted (this runs per layout on every candidate outline).
 cv::Mat GrayZone(const cv::Mat& card, const cv::Rect& zone) {
   cv::Mat gray;
+  if (zone.empty()) return gray;  // a layout's thin zone can round to nothing at 240 px
   cv::cvtColor(card(zone), gray, cv::COLOR_RGB2GRAY);
   return gray;
 }

@@ -9,7 +9,6 @@
 //   * early answers: a request refused before its body is read (401, 503) still gets its answer.
 //     Closing a socket with unread data makes the kernel send a reset, which can destroy the
 //     answer before the client reads it (it did: 1 in ~16 overload 503s in CI).
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -259,25 +258,6 @@ int AcceptQueueLength(int port) {
   return -1;
 }
 
-// A blocking connect to 127.0.0.1:port that gives up after `seconds` (SO_SNDTIMEO bounds
-// connect(); a handshake the kernel drops would otherwise retry for two minutes), -1 then.
-int ConnectWithin(int port, int seconds) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  const timeval tv{seconds, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 TEST(ServerHardening, ABurstOfConnectionsWaitsInTheAcceptQueueAndIsServed) {
   test::ScopedTempDir dir;
   test::ServerProcess server(dir.path(), {"--liveness", "off", "--workers", "1"});
@@ -286,7 +266,7 @@ TEST(ServerHardening, ABurstOfConnectionsWaitsInTheAcceptQueueAndIsServed) {
   ASSERT_EQ(::kill(server.pid(), SIGSTOP), 0);
   constexpr int kBurst = 40;
   std::vector<int> fds;
-  for (int i = 0; i < kBurst; ++i) fds.push_back(ConnectWithin(server.port(), 1));
+  for (int i = 0; i < kBurst; ++i) fds.push_back(test::ConnectLoopback(server.port(), 1));
   int queued = -1;
   for (int wait = 0; wait < 50 && queued < kBurst; ++wait) {  // the last handshakes settle within ms
     queued = AcceptQueueLength(server.port());

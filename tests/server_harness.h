@@ -234,9 +234,10 @@ inline int ConnectLoopback(int port, int timeout_s = 0) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (timeout_s > 0) {
+  if (timeout_s > 0) {  // SO_SNDTIMEO also bounds connect(): a dropped handshake retries for minutes
     timeval tv{timeout_s, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);

@@ -306,6 +306,12 @@ struct StackWipeOnExit {
   ~StackWipeOnExit() { WipeStackBelow(); }
 };
 
+// The answer on the overflow thread: past the connection queue.
+void RefuseOverflow(httplib::Response& res) {
+  SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
+  res.set_header("Connection", "close");
+}
+
 // True when the request announces a body: reading one that is not announced would wait for EOF.
 bool HasBody(const httplib::Request& req) {
   if (req.get_header_value("Transfer-Encoding") == "chunked") return true;
@@ -336,8 +342,7 @@ httplib::Server::HandlerWithContentReader DrainingUnreadBody(httplib::Server::Ha
           return reader(std::move(h), std::move(r));
         });
     if (t_overflow) {
-      SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
-      res.set_header("Connection", "close");
+      RefuseOverflow(res);
     } else {
       handler(req, res, tracked);
     }
@@ -356,8 +361,7 @@ httplib::Server::HandlerWithContentReader DrainingUnreadBody(httplib::Server::Ha
 httplib::Server::Handler RefusedInOverflow(httplib::Server::Handler handler) {
   return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     if (!t_overflow) return handler(req, res);
-    SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
-    res.set_header("Connection", "close");
+    RefuseOverflow(res);
   };
 }
 
@@ -1027,8 +1031,7 @@ Service::Service(const ServiceOptions& options) {
       m.metrics.Count("idmatch_rejected_total", "reason=\"connections\"");
       // With a body, the route answers once it has drained it (DrainingUnreadBody).
       if (HasBody(req)) return httplib::Server::HandlerResponse::Unhandled;
-      SendError(res, {503, "overloaded", "too many connections; retry shortly", 1});
-      res.set_header("Connection", "close");
+      RefuseOverflow(res);
       return httplib::Server::HandlerResponse::Handled;
     }
     // Refuse an oversized body from its Content-Length, before a byte of it is read.

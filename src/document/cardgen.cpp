@@ -324,7 +324,9 @@ CapturedCard SimulateCapture(const cv::Mat& card_in, uint64_t seed, const Captur
     const cv::Scalar base(60 + 120 * b0, 50 + 120 * b1, 40 + 120 * b2);
     photo.setTo(base);
     cv::Mat noise(photo.size(), CV_8UC3);
-    cv::randn(noise, 0, 12);
+    // From the capture's own seed, not cv::randn's thread RNG: a capture must not depend on what
+    // ran before it on the thread (the two-thread card eval drew different noise per run).
+    cv::RNG(rng()).fill(noise, cv::RNG::NORMAL, 0, 12);
     photo += noise;
     if (o.clutter) {
       for (int k = 0; k < 14; ++k) {
@@ -424,7 +426,8 @@ CapturedCard SimulateCapture(const cv::Mat& card_in, uint64_t seed, const Captur
   }
   if (o.noise) {
     cv::Mat n(fimg.size(), CV_32FC3);
-    cv::randn(n, 0, 3 + 5 * u(rng));
+    const double sigma = 3 + 5 * u(rng);
+    cv::RNG(rng()).fill(n, cv::RNG::NORMAL, 0, sigma);
     fimg += n;
     out.applied.push_back("noise");
   }

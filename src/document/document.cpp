@@ -792,6 +792,8 @@ cv::Mat FlattenShading(const cv::Mat& rgb) {
 // layout's background, on the card brought to 240 px and flattened for shading (`card` already
 // turned the way it was classified).
 constexpr double kMinBackgroundShare = 0.6;
+// Under this confidence a card typed as a layout without an MRZ is also searched for one.
+constexpr double kSureWithoutMrz = 0.7;
 double BackgroundShare(const cv::Mat& card, const DocumentLayout& l) {
   if (card.empty()) return 0;
   const cv::Size canon = l.CanonicalSize();
@@ -1119,9 +1121,14 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   const DocumentLayout* layout = FindLayout(layouts, r.classification.type);
   const bool try_mrz = options.read_mrz && (r.whole_image || (layout && layout->mrz_format != MrzFormat::kUnknown) ||
                                             r.classification.confidence < options.unknown_below);
-  if (try_mrz) {
+  // A layout without an MRZ won by colour, narrowly: the document may carry an MRZ all the same
+  // (the Utopia passport's white page was typed as the white resident registration card at 0.45
+  // and never read). Only a valid MRZ may overrule the colours here.
+  const bool doubt = options.read_mrz && !try_mrz && layout && layout->mrz_format == MrzFormat::kUnknown &&
+                     r.classification.confidence < kSureWithoutMrz;
+  if (try_mrz || doubt) {
     MrzReading m = ReadMrz(card, options.ocr);
-    if (m.found) {
+    if (m.found && (try_mrz || m.mrz.valid)) {
       mrz_format = m.mrz.format;
       r.mrz = std::move(m);
       if (mrz_format != MrzFormat::kUnknown) {

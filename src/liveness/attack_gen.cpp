@@ -137,7 +137,8 @@ cv::Mat Render(const cv::Mat& card, const cv::Mat& bg, const Pose& pose, double 
   std::uniform_real_distribution<double> U(0, 1);
   cv::GaussianBlur(out, out, cv::Size(0, 0), 0.5 + 0.3 * U(rng));
   cv::Mat noise(out.size(), CV_16SC3);
-  cv::randn(noise, 0, 2.0 + 2.0 * U(rng));
+  const double sigma = 2.0 + 2.0 * U(rng);
+  cv::RNG(rng()).fill(noise, cv::RNG::NORMAL, 0, sigma);  // the attack's seed, not the thread's RNG
   cv::Mat o16;
   out.convertTo(o16, CV_16SC3);
   o16 += noise;

@@ -182,6 +182,23 @@ TEST(CliVerify, DifferentPeopleDoNotMatch) {
   EXPECT_EQ(j.value("decision", ""), "no_match");
 }
 
+// `verify --document`: the card's printed portrait is the reference. The Utopia passport (an
+// invented person), scanned, against a photo of the same page: its largest face is the printed
+// portrait, which is enough to check the path. It reads the MRZ to type the page (white, like
+// the resident registration card, which has no MRZ and its portrait elsewhere).
+TEST(CliVerify, DocumentPortraitIsTheReference) {
+  const std::string docs = test::SharedDir() + "/data/documents/utopia/";
+  if (!test::Exists(docs + "passport-td3.png")) GTEST_SKIP() << "shared documents missing";
+  const CliResult r =
+      RunCli({"verify", "--document", docs + "passport-td3.png", "--probe", docs + "passport-td3.jpg", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json j = ParseJson(r);
+  EXPECT_EQ(j.value("decision", ""), "match") << r.out;
+  EXPECT_EQ(j["document"].value("type", ""), "passport_td3") << r.out;
+  EXPECT_EQ(j["reference"].value("faces_found", 0), 1) << r.out;
+  EXPECT_EQ(r.out.find("ERIKSSON"), std::string::npos);  // the MRZ's name is never printed
+}
+
 TEST(CliVerify, DecisionFollowsCalibrationFile) {
   REQUIRE_LFW(kOtherA, kOtherB);
   test::ScopedTempDir dir;

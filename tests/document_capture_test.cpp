@@ -256,8 +256,6 @@ TEST(DocumentCapture, FacePhotosAreNotTakenForDocuments) {
   EXPECT_EQ(typed, 0);
 }
 
-// A layout file may give a zone so thin that it rounds to no pixel at the classification width:
-// measured as empty, never an exception.
 // The Utopia data pages, scanned, through the whole document path (what `idmatch document` and
 // `verify --document` run): typed by their valid MRZ, portrait found. The TD3 page is white like
 // the resident registration card and was typed as one by colour (0.45), its MRZ never read.
@@ -274,6 +272,8 @@ TEST(DocumentCapture, UtopiaScansAreTypedByTheirMrzAndGiveTheirPortrait) {
   }
 }
 
+// A layout file may give a zone so thin that it rounds to no pixel at the classification width:
+// measured as empty, never an exception.
 TEST(DocumentCapture, ZonesThatRoundToNothingAreMeasuredAsEmpty) {
   std::vector<DocumentLayout> layouts = Layouts();
   for (auto& l : layouts) {

@@ -8,6 +8,7 @@
 #include "core/image.h"
 #include "document/document.h"
 #include "liveness/sequence.h"
+#include "verify/document_facts.h"
 #include "verify/verifier.h"
 
 namespace idm::cli {
@@ -72,7 +73,7 @@ void PrintDecision(const verify::VerifyResult& r) {
 }
 
 // `verify --document card.jpg --probe selfie.jpg`: the reference is the card's printed portrait
-// (issue 3). Names and numbers on the card are not read here at all.
+// (issue 3). Names and numbers read from its MRZ are wiped at once, never printed.
 int VerifyDocument(const Args& args) {
   const std::string card_path = args.Require("document"), probe_path = args.Require("probe");
   const face::AnalyzerOptions opt = AnalyzerFromArgs(args);
@@ -81,9 +82,9 @@ int VerifyDocument(const Args& args) {
   const cv::Mat card = LoadNamed(card_path, "document"), probe = LoadNamed(probe_path, "probe");
   const auto layouts = document::LoadLayouts();
   const verify::Verifier verifier(opt, calibration);
-  document::DocumentOptions dopt;
-  dopt.read_mrz = false;  // only the portrait is needed
-  const document::DocumentReport doc = document::AnalyzeDocument(card, layouts, &verifier.analyzer(), dopt);
+  // The MRZ is read (a valid one can decide the type, and so where the portrait is), then wiped.
+  document::DocumentReport doc = document::AnalyzeDocument(card, layouts, &verifier.analyzer(), {});
+  verify::WipeDocumentText(doc);
   std::string problems;
   for (const auto& p : doc.problems) problems += (problems.empty() ? "" : ", ") + p;
   if (doc.portrait.empty())

@@ -104,7 +104,8 @@ TEST(DocumentEval, GeneratedCardsFoundAndTyped) {
       if (said != id) std::printf(" %s %d;", said.c_str(), c);
     std::printf("\n");
   }
-  EXPECT_GE(ok_type, n * 98 / 100);
+  // 98% exactly: n * 98 / 100 rounded down let 493 of 504 (97.8%) pass.
+  EXPECT_GE(ok_type * 100, n * 98) << ok_type << " of " << n << " found and typed";
 }
 
 // The MRZ read from photographed cards (the specimen and Utopia tests read scans): every layout

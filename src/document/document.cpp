@@ -792,8 +792,6 @@ cv::Mat FlattenShading(const cv::Mat& rgb) {
 // layout's background, on the card brought to 240 px and flattened for shading (`card` already
 // turned the way it was classified).
 constexpr double kMinBackgroundShare = 0.6;
-// Under this confidence a card typed as a layout without an MRZ is also searched for one.
-constexpr double kSureWithoutMrz = 0.7;
 double BackgroundShare(const cv::Mat& card, const DocumentLayout& l) {
   if (card.empty()) return 0;
   const cv::Size canon = l.CanonicalSize();
@@ -823,9 +821,10 @@ double BackgroundShare(const cv::Mat& card, const DocumentLayout& l) {
 // print at least 40 grey levels deep, on the card at 600 px. A card prints its fields there; a
 // face photo taken for a card by its colours (skin for a pink background) has bare skin or an eye
 // there. Throw-away driver, every degradation: the 15 of the first 300 LFW photos that the
-// background share let through measured <= 0.040 (none of the 300 is typed with this check); 120 generated cards of the
-// four layouts without an MRZ >= 0.069 in real fonts (>= 0.119 in Hershey). Not for layouts with an MRZ: their Latin
-// fields in OCR-B are sparse (TD1 medians from 0.011), and their MRZ ink test already keeps faces out.
+// background share let through measured <= 0.040 (none of the 300 is typed with this check);
+// 120 generated cards of the four layouts without an MRZ >= 0.069 in real fonts (>= 0.119 in
+// Hershey). Not for layouts with an MRZ: their Latin fields in OCR-B are sparse (TD1 medians from
+// 0.011), and their MRZ ink test already keeps faces out.
 constexpr double kMinFieldInk = 0.055;
 double FieldInk(const cv::Mat& card, const DocumentLayout& l) {
   if (card.empty()) return 0;
@@ -1083,6 +1082,9 @@ std::vector<std::string> CardQualityProblems(const cv::Mat& card, const Document
   return problems;
 }
 
+// Under this confidence a card typed as a layout without an MRZ is also searched for one.
+constexpr double kSureWithoutMrz = 0.7;
+
 }  // namespace
 
 DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
@@ -1174,10 +1176,10 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   // Typed by its colours alone (no valid MRZ, no QR code): the card must then be mostly the
   // layout's background outside the portrait and the header. A photo of a face or a scene whose
   // median colours happen to match a layout is not (of 300 LFW photos, 59 were typed as a Korean
-  // card by colour, 15 after this check and none after FieldInk; 420 generated captures of every layout, every
-  // degradation, measured 89% or more). Real documents typed by their MRZ can be far busier (ICAO specimens down to
-  // 29%), which is why this applies to colour alone. And a layout without an MRZ must show print in its fields
-  // (FieldInk), scan or photo.
+  // card by colour, 15 after this check and none after FieldInk; 420 generated captures of every
+  // layout, every degradation, measured 89% or more). Real documents typed by their MRZ can be far
+  // busier (ICAO specimens down to 29%), which is why this applies to colour alone. And a layout
+  // without an MRZ must show print in its fields (FieldInk), scan or photo.
   const bool typed_by_colour = !(r.mrz && r.mrz->mrz.valid) && !r.qr_read;
   if (typed_by_colour && r.classification.confidence >= options.unknown_below) {
     const DocumentLayout* l = FindLayout(layouts, r.classification.type);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/secure_memory.h"
 #include "verify/receipt.h"
 
 namespace idm::audit {
@@ -120,7 +121,7 @@ std::string AuditDb::RowHash(int64_t seq, const DecisionRecord& r, const std::st
 }
 
 AuditDb::AuditDb(const std::string& path) : path_(path) {
-  if (sodium_init() < 0) throw Error(ErrorCode::kInternal, "libsodium failed to initialise");
+  EnsureSodium();
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);

@@ -90,10 +90,15 @@ const xnn_allocator kXnnZeroingAllocator = {
 
 }  // namespace
 
+void EnsureSodium() {
+  static const bool ready = sodium_init() >= 0;
+  if (!ready) throw Error(ErrorCode::kInternal, "libsodium failed to initialise");
+}
+
 void InstallSecureAllocators() {
   static std::once_flag once;
   std::call_once(once, [] {
-    if (sodium_init() < 0) throw Error(ErrorCode::kInternal, "libsodium failed to initialise");
+    EnsureSodium();
     static ZeroingMatAllocator mat_allocator;
     cv::Mat::setDefaultAllocator(&mat_allocator);
     if (xnn_initialize(&kXnnZeroingAllocator) != xnn_status_success) {

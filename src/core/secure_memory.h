@@ -16,6 +16,10 @@ namespace idm {
 // Zeroises `n` bytes in a way the compiler cannot elide.
 void SecureZero(void* p, size_t n);
 
+// Initialises libsodium once for the process (sodium_malloc aborts and randombytes is not
+// thread-safe before it); every user of libsodium calls this first. Throws kInternal on failure.
+void EnsureSodium();
+
 template <typename T>
 struct ZeroingAllocator {
   using value_type = T;

@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include "core/error.h"
+#include "core/secure_memory.h"
 
 namespace idm::liveness {
 
@@ -48,7 +49,7 @@ std::string ActionsToString(const std::vector<Action>& actions) {
 }
 
 ChallengeGenerator ChallengeGenerator::Secure() {
-  if (sodium_init() < 0) throw Error(ErrorCode::kInternal, "libsodium initialisation failed");
+  EnsureSodium();
   return ChallengeGenerator(true, 0);
 }
 

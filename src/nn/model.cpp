@@ -54,7 +54,7 @@ std::string HashOfHashes(const std::vector<std::string>& files) {
 }  // namespace
 
 std::string Sha256File(const std::string& path) {
-  InstallSecureAllocators();  // also runs sodium_init
+  InstallSecureAllocators();  // also runs EnsureSodium
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(ErrorCode::kNotFound, "cannot open '" + path + "'");
   crypto_hash_sha256_state st;

@@ -13,6 +13,8 @@
 #include <new>
 #include <span>
 
+#include "core/secure_memory.h"
+
 namespace idm::server {
 
 class SecureBuffer {
@@ -34,9 +36,7 @@ class SecureBuffer {
 
   void Reserve(size_t capacity) {
     if (capacity <= cap_) return;
-    // sodium_malloc aborts before sodium_init; a buffer may be the process's first use of it.
-    static const bool sodium_ready = sodium_init() >= 0;
-    if (!sodium_ready) throw std::bad_alloc();
+    EnsureSodium();  // a buffer may be the process's first use of libsodium
     auto* p = static_cast<uint8_t*>(sodium_malloc(capacity));
     if (p == nullptr) throw std::bad_alloc();
     if (size_ > 0) std::memcpy(p, data_, size_);

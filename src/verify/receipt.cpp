@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/secure_memory.h"
 
 namespace idm::verify {
 
@@ -73,7 +74,7 @@ void SigningKey::Derive() {
 }
 
 SigningKey SigningKey::Generate() {
-  if (sodium_init() < 0) throw Error(ErrorCode::kInternal, "libsodium failed to initialise");
+  EnsureSodium();
   SigningKey k;
   k.seed_ = static_cast<unsigned char*>(sodium_malloc(crypto_sign_SEEDBYTES));
   if (k.seed_ == nullptr) throw std::bad_alloc();
@@ -83,7 +84,7 @@ SigningKey SigningKey::Generate() {
 }
 
 SigningKey SigningKey::LoadOrCreate(const std::string& data_dir, bool create) {
-  if (sodium_init() < 0) throw Error(ErrorCode::kInternal, "libsodium failed to initialise");
+  EnsureSodium();
   const std::string path = data_dir + "/receipt-key.json";
   std::ifstream in(path);
   if (in) {

@@ -103,14 +103,19 @@ cv::Mat GrayZone(const cv::Mat& card, const cv::Rect& zone) {
   return gray;
 }
 
-double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspect, MrzFormat mrz_format) {
+// `est_aspect` (0: not known) is the card's width / height as measured from its outline in the
+// photo; `alt_aspect` (0: none), the same under the other principal-point hypothesis
+// (PerspectiveAspect): the closer of the two counts.
+double LayoutScore(const cv::Mat& card, const DocumentLayout& l, double est_aspect, MrzFormat mrz_format,
+                   double alt_aspect = 0) {
   const cv::Size sz = card.size();
   const double dh = ColourDistance(MedianColour(card(l.header.ToRect(sz))), l.header_rgb);
   // The background: the card's median colour outside the header and portrait.
   const cv::Mat body = card(cv::Rect(0, l.header.ToRect(sz).height, sz.width, sz.height - l.header.ToRect(sz).height));
   const double db = ColourDistance(MedianColour(body), l.background);
   double s = std::exp(-0.5 * std::pow(dh / 22, 2)) * std::exp(-0.5 * std::pow(db / 14, 2));
-  if (est_aspect > 0) s *= std::exp(-0.5 * std::pow(std::log(est_aspect / l.aspect()) / 0.12, 2));
+  auto aspect_fit = [&](double a) { return std::exp(-0.5 * std::pow(std::log(a / l.aspect()) / 0.12, 2)); };
+  if (est_aspect > 0) s *= std::max(aspect_fit(est_aspect), alt_aspect > 0 ? aspect_fit(alt_aspect) : 0.0);
   if (l.qr) {
     const cv::Mat q = GrayZone(card, l.qr->ToRect(sz));
     const double dark = Fraction(q, 0, 90), bright = Fraction(q, 170, 255);
@@ -145,12 +150,15 @@ bool SameQuad(const std::vector<std::array<cv::Point2f, 4>>& list, const std::ar
 }
 
 // Width / height of the rectangle a quad (TL, TR, BR, BL) is the picture of. The image aspect of a
-// tilted card is off by up to ~20% at 30 degrees, enough to take an ID-1 card for ID-2. With the
-// principal point at the photo's centre, the two vanishing points of the quad give the focal
-// length (the whiteboard-rectification relation of Zhang and He); when the quad is too close to
-// a parallelogram for that, a phone-like focal length (0.9 x the photo width) is assumed.
-double PerspectiveAspect(const std::array<cv::Point2f, 4>& q, cv::Size photo) {
-  const double cx = photo.width / 2.0, cy = photo.height / 2.0;
+// tilted card is off by up to ~20% at 30 degrees, enough to take an ID-1 card for ID-2. Given the
+// principal point, the two vanishing points of the quad give the focal length (the
+// whiteboard-rectification relation of Zhang and He); when the quad is too close to a
+// parallelogram for that, a phone-like focal length (0.9 x the photo width) is assumed. The
+// principal point is where the camera's axis met the picture: the photo's centre for a whole
+// camera frame, but not for a photo cropped off-centre (cropped around the card, it is nearer the
+// card's centre); a wrong one gives an aspect wrong by up to ~16%.
+double PerspectiveAspect(const std::array<cv::Point2f, 4>& q, cv::Size photo, cv::Point2d principal) {
+  const double cx = principal.x, cy = principal.y;
   auto h = [&](const cv::Point2f& p) { return cv::Vec3d(p.x - cx, p.y - cy, 1); };
   const cv::Vec3d m1 = h(q[0]), m2 = h(q[1]), m3 = h(q[3]), m4 = h(q[2]);  // TL, TR, BL, BR
   const double k2 = m1.cross(m4).dot(m3) / m2.cross(m4).dot(m3);
@@ -721,7 +729,9 @@ CardDetection DetectionFromQuad(const std::array<cv::Point2f, 4>& o, cv::Size ph
   d.corners = o;
   const std::vector<cv::Point2f> poly(o.begin(), o.end());
   d.area_fraction = cv::contourArea(poly) / (static_cast<double>(photo.width) * photo.height);
-  d.aspect = PerspectiveAspect(o, photo);
+  d.aspect = PerspectiveAspect(o, photo, cv::Point2d(photo.width / 2.0, photo.height / 2.0));
+  cv::Point2f centre;  // where the diagonals cross
+  d.aspect_if_cropped = Intersect(o[0], o[2], o[1], o[3], &centre) ? PerspectiveAspect(o, photo, centre) : d.aspect;
   // 3 px at the 800 px working scale, as before.
   const float m = 3 * std::max(1.f, static_cast<float>(std::max(photo.width, photo.height)) / 800.f);
   for (const auto& p : o)
@@ -844,7 +854,7 @@ double FieldInk(const cv::Mat& card, const DocumentLayout& l) {
 // `flattened`: the card is already at `width` and through FlattenShading (both orientations
 // share one pass).
 Classification ClassifyAt(const cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat mrz_format,
-                          int width, bool flattened = false) {
+                          int width, bool flattened = false, double alt_aspect = 0) {
   Classification c;
   if (rectified.empty() || layouts.empty()) return c;
   const double est_aspect = static_cast<double>(rectified.cols) / rectified.rows;
@@ -860,7 +870,7 @@ Classification ClassifyAt(const cv::Mat& rectified, const std::vector<DocumentLa
     const cv::Size canon = l.CanonicalSize();
     cv::Mat card;
     cv::resize(flat, card, cv::Size(width, std::max(1, canon.height * width / canon.width)), 0, 0, cv::INTER_AREA);
-    c.scores.emplace_back(l.id, LayoutScore(card, l, est_aspect, mrz_format));
+    c.scores.emplace_back(l.id, LayoutScore(card, l, est_aspect, mrz_format, alt_aspect));
   }
   std::sort(c.scores.begin(), c.scores.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   const double best = c.scores[0].second, second = c.scores.size() > 1 ? c.scores[1].second : 0;
@@ -872,15 +882,15 @@ Classification ClassifyAt(const cv::Mat& rectified, const std::vector<DocumentLa
 
 // Card orientation: the layout match of the card and of the card turned 180 degrees.
 Classification ClassifyBothWays(cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat f,
-                                int width = 400) {
+                                int width = 400, double alt_aspect = 0) {
   cv::Mat flat;
   cv::resize(rectified, flat, cv::Size(width, std::max(1, rectified.rows * width / rectified.cols)), 0, 0,
              cv::INTER_AREA);
   flat = FlattenShading(flat);
-  Classification a = ClassifyAt(flat, layouts, f, width, true);
+  Classification a = ClassifyAt(flat, layouts, f, width, true, alt_aspect);
   cv::Mat flat_turned, turned;
   cv::rotate(flat, flat_turned, cv::ROTATE_180);
-  Classification b = ClassifyAt(flat_turned, layouts, f, width, true);
+  Classification b = ClassifyAt(flat_turned, layouts, f, width, true, alt_aspect);
   cv::rotate(rectified, turned, cv::ROTATE_180);
   if (b.scores.empty() || a.scores.empty() || b.scores[0].second <= a.scores[0].second) return a;
   rectified = turned;
@@ -1031,7 +1041,8 @@ CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLa
     CardDetection d = DetectionFromQuad(quad, rgb.size());
     const double aspect = std::clamp(d.aspect, 1.2, 1.8);
     cv::Mat small_card = Rectify(rgb, d.corners, cv::Size(300, static_cast<int>(300 / aspect)));
-    const Classification c = ClassifyBothWays(small_card, layouts, MrzFormat::kUnknown, 240);
+    const Classification c =
+        ClassifyBothWays(small_card, layouts, MrzFormat::kUnknown, 240, std::clamp(d.aspect_if_cropped, 1.2, 1.8));
     const double match = 0.05 + (c.scores.empty() ? 0.0 : c.scores[0].second);
     const double v = rel * match * match;
     if (v > best) {
@@ -1119,7 +1130,10 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     card = rgb.clone();
   }
   MrzFormat mrz_format = MrzFormat::kUnknown;
-  r.classification = ClassifyBothWays(card, layouts, mrz_format);
+  // The outline's aspect under the other principal-point hypothesis (the card is rectified at the
+  // whole-frame one), for the layouts' aspect test.
+  const double alt_aspect = r.detection.found ? std::clamp(r.detection.aspect_if_cropped, 1.2, 1.8) : 0.0;
+  r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect);
   const DocumentLayout* layout = FindLayout(layouts, r.classification.type);
   const bool try_mrz = options.read_mrz && (r.whole_image || (layout && layout->mrz_format != MrzFormat::kUnknown) ||
                                             r.classification.confidence < options.unknown_below);
@@ -1134,7 +1148,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       mrz_format = m.mrz.format;
       r.mrz = std::move(m);
       if (mrz_format != MrzFormat::kUnknown) {
-        r.classification = Classify(card, layouts, mrz_format);
+        r.classification = ClassifyAt(card, layouts, mrz_format, 400, false, alt_aspect);
         // A valid MRZ names the document family even when the design is not one of ours.
         for (const auto& l : layouts) {
           if (l.mrz_format == mrz_format && l.id != r.classification.type) continue;

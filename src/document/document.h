@@ -47,7 +47,8 @@ struct CardDetection {
   std::array<cv::Point2f, 4> corners{};  // TL, TR, BR, BL in the photo
   double area_fraction = 0;              // card area / photo area
   bool touches_edge = false;
-  double aspect = 0;  // estimated width/height of the card itself
+  double aspect = 0;             // estimated width/height of the card itself, the photo a whole camera frame
+  double aspect_if_cropped = 0;  // the same if the photo was cropped around the card
   std::vector<std::string> problems;
 };
 

@@ -32,7 +32,8 @@ const std::vector<std::string_view>& IcaoStateCodes();
 // tell the reading from another one that passes too (ReadMrz; ParseMrz never says it).
 enum class CheckState { kPass, kFail, kUnreadable, kAmbiguous };
 struct MrzCheck {
-  std::string name;  // "document_number", "birth_date", "expiry_date", "personal_number", "composite"
+  std::string name;  // "document_number", "birth_date", "expiry_date", "personal_number", "composite";
+                     // OCR readings also "state_codes" (ReadMrz)
   CheckState state = CheckState::kFail;
 };
 

@@ -44,6 +44,18 @@ const face::FaceAnalyzer& Analyzer() {
   return a;
 }
 
+// The worst corner's distance to the nearest detected corner (the detected order may start at any
+// corner: the card can be turned), in photo pixels.
+double CornerError(const CardDetection& d, const CapturedCard& cap) {
+  double err = 0;
+  for (int i = 0; i < 4; ++i) {
+    double best = 1e9;
+    for (int k = 0; k < 4; ++k) best = std::min(best, cv::norm(d.corners[k] - cap.corners[i]));
+    err = std::max(err, best);
+  }
+  return err;
+}
+
 // A face-free stand-in portrait for the tests that only need the card geometry.
 cv::Mat SyntheticPortrait() {
   cv::Mat m(250, 250, CV_8UC3, cv::Scalar(150, 160, 170));
@@ -136,15 +148,7 @@ TEST(DocumentCapture, FindsAndClassifiesGeneratedCards) {
       opt.read_mrz = false;
       const DocumentReport r = AnalyzeDocument(cap.rgb, Layouts(), nullptr, opt);
       ++n;
-      if (r.detection.found) {
-        double err = 0;
-        for (int i = 0; i < 4; ++i) {
-          double best = 1e9;  // the detected order may start at any corner (the card can be turned)
-          for (int k = 0; k < 4; ++k) best = std::min(best, cv::norm(r.detection.corners[k] - cap.corners[i]));
-          err = std::max(err, best);
-        }
-        found += err < 25;
-      }
+      if (r.detection.found) found += CornerError(r.detection, cap) < 25;
       typed += r.classification.type == l.id;
       if (r.classification.type != l.id)
         std::printf("  %s seed %d -> %s (%.2f)\n", l.id.c_str(), static_cast<int>(seed), r.classification.type.c_str(),
@@ -176,13 +180,7 @@ TEST(DocumentCapture, CroppedPhotosOfTiltedCardsKeepTheirOutlineAndType) {
     opt.read_mrz = false;
     const DocumentReport r = AnalyzeDocument(cap.rgb, Layouts(), nullptr, opt);
     ASSERT_TRUE(r.detection.found) << n;
-    double err = 0;
-    for (int i = 0; i < 4; ++i) {
-      double best = 1e9;
-      for (int k = 0; k < 4; ++k) best = std::min(best, cv::norm(r.detection.corners[k] - cap.corners[i]));
-      err = std::max(err, best);
-    }
-    EXPECT_LT(err, 25) << "capture " << n << " (" << l.id << ")";
+    EXPECT_LT(CornerError(r.detection, cap), 25) << "capture " << n << " (" << l.id << ")";
     EXPECT_EQ(r.classification.type, l.id) << "capture " << n;
     EXPECT_NEAR(r.detection.aspect_if_cropped, l.aspect(), 0.03 * l.aspect()) << "capture " << n;
   }

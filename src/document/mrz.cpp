@@ -292,6 +292,13 @@ const std::vector<std::string_view>& IcaoStateCodes() {
   return codes;
 }
 
+std::vector<std::pair<size_t, size_t>> StateCodeStarts(size_t line_count) {
+  std::vector<std::pair<size_t, size_t>> at = {{0, 2}};
+  if (line_count == 3) at.push_back({1, 15});
+  if (line_count == 2) at.push_back({1, 10});
+  return at;
+}
+
 bool IsIcaoStateCode(std::string_view code) {
   const auto& c = IcaoStateCodes();
   return std::binary_search(c.begin(), c.end(), code);

@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace idm::document {
@@ -26,6 +27,9 @@ int MrzCheckDigit(std::string_view s);
 // standard; the ISO list changes rarely, and a code missing here only loses the OCR correction
 // that ReadMrz makes with it (ParseMrz does not reject unlisted codes).
 bool IsIcaoStateCode(std::string_view code);
+// Where an MRZ of `line_count` lines prints its state codes, as (line, first position): the issuing
+// state (line 1, positions 3-5) and the nationality (TD1: line 2, 16-18; others: line 2, 11-13).
+std::vector<std::pair<size_t, size_t>> StateCodeStarts(size_t line_count);
 const std::vector<std::string_view>& IcaoStateCodes();
 
 // kUnreadable: a character outside the alphabet. kAmbiguous: the digit passes, but the OCR cannot

@@ -490,12 +490,7 @@ void AdaptGlyphs(std::vector<GlyphLine>& lines, const std::vector<std::string>& 
 // UTO), while an unlisted code that is printed (a specimen's own) stays when nothing listed is
 // that close. Only the cheapest code is taken, so a misread that is itself a listed code stays.
 void FixStateCodes(const std::vector<GlyphLine>& glyphs, std::vector<std::string>& lines) {
-  std::vector<std::pair<size_t, size_t>> at = {{0, 2}};  // issuing state: line 1, positions 3-5
-  if (lines.size() == 3)
-    at.push_back({1, 15});  // TD1 nationality
-  else if (lines.size() == 2)
-    at.push_back({1, 10});  // TD2, TD3, MRV nationality
-  for (const auto& [l, p] : at) {
+  for (const auto& [l, p] : StateCodeStarts(lines.size())) {
     if (l >= lines.size() || l >= glyphs.size() || lines[l].size() < p + 3 || glyphs[l].scores.size() < p + 3) continue;
     const std::string_view code = std::string_view(lines[l]).substr(p, 3);
     if (IsIcaoStateCode(code)) continue;

@@ -277,10 +277,9 @@ namespace {
 // "state_codes" check.
 void FailUnlistedStateCodes(MrzResult& m) {
   if (m.format == MrzFormat::kUnknown || m.lines.size() < 2) return;
-  const size_t nationality_at = m.format == MrzFormat::kTD1 ? 15 : 10;
-  const bool listed = m.lines[0].size() >= 5 && IsIcaoStateCode(std::string_view(m.lines[0]).substr(2, 3)) &&
-                      m.lines[1].size() >= nationality_at + 3 &&
-                      IsIcaoStateCode(std::string_view(m.lines[1]).substr(nationality_at, 3));
+  bool listed = true;
+  for (const auto& [l, p] : StateCodeStarts(m.lines.size()))
+    listed &= m.lines[l].size() >= p + 3 && IsIcaoStateCode(std::string_view(m.lines[l]).substr(p, 3));
   if (listed) return;
   m.checks.push_back({"state_codes", CheckState::kFail});
   m.valid = false;

@@ -299,6 +299,43 @@ TEST(DocumentCapture, UtopiaScansAreTypedByTheirMrzAndGiveTheirPortrait) {
   }
 }
 
+// ICAO specimen scans through the whole document path, where the outline found is not where the
+// MRZ is: Latvia's and Monaco's scans show the card's front above its back (the outline takes one
+// side, the MRZ is on the other), and Canada's data page came out of the colour test upside down.
+// Each is read to its label, typed by its MRZ family and gives a portrait from the document.
+TEST(DocumentCapture, SpecimenScansAreReadWhereTheOutlineMissesTheMrz) {
+  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
+  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
+  struct Case {
+    std::string name, type;
+    bool whole_image;
+  };
+  int n = 0;
+  for (const Case& c : {Case{"Latvia", "id_card_td1", true}, Case{"Monaco", "id_card_td1", true},
+                        Case{"Canada", "passport_td3", false}}) {
+    for (const auto& row : ReadCsvFile(DocDir() + "/specimens/labels.csv")) {
+      if (row.at("name") != c.name) continue;
+      ++n;
+      const DocumentReport r =
+          AnalyzeDocument(LoadImageFile(DocDir() + "/specimens/" + row.at("file")), layouts, &Analyzer());
+      EXPECT_EQ(r.classification.type, c.type) << c.name;
+      EXPECT_EQ(r.whole_image, c.whole_image) << c.name;
+      ASSERT_TRUE(r.mrz.has_value()) << c.name;
+      EXPECT_TRUE(r.mrz->mrz.valid) << c.name;
+      std::vector<std::string> label = {row.at("mrz_line1"), row.at("mrz_line2")};
+      if (!row.at("mrz_line3").empty()) label.push_back(row.at("mrz_line3"));
+      EXPECT_EQ(r.mrz->mrz.lines, label) << c.name;
+      EXPECT_FALSE(r.portrait.empty()) << c.name;
+      // A scan is the document: no outline problem is reported for it.
+      if (c.whole_image) {
+        EXPECT_EQ(std::count(r.problems.begin(), r.problems.end(), std::string(kCardCutOff)), 0) << c.name;
+      }
+    }
+  }
+  EXPECT_EQ(n, 3);
+}
+
 // A layout file may give a zone so thin that it rounds to no pixel at the classification width:
 // measured as empty, never an exception.
 TEST(DocumentCapture, ZonesThatRoundToNothingAreMeasuredAsEmpty) {

@@ -299,6 +299,18 @@ std::vector<std::pair<size_t, size_t>> StateCodeStarts(size_t line_count) {
   return at;
 }
 
+std::vector<MrzCheckedSpan> CheckDigitSpans(MrzFormat format) {
+  if (format == MrzFormat::kUnknown) return {};
+  const Layout l = GetLayout(format);
+  auto span = [](const char* name, const Span& s) {
+    return MrzCheckedSpan{name, static_cast<size_t>(s.line), static_cast<size_t>(s.start), static_cast<size_t>(s.len)};
+  };
+  std::vector<MrzCheckedSpan> spans = {span("document_number", l.number), span("birth_date", l.birth),
+                                       span("expiry_date", l.expiry)};
+  if (l.personal_check.line >= 0) spans.push_back(span("personal_number", l.opt1));
+  return spans;
+}
+
 bool IsIcaoStateCode(std::string_view code) {
   const auto& c = IcaoStateCodes();
   return std::binary_search(c.begin(), c.end(), code);

@@ -30,6 +30,14 @@ bool IsIcaoStateCode(std::string_view code);
 // Where an MRZ of `line_count` lines prints its state codes, as (line, first position): the issuing
 // state (line 1, positions 3-5) and the nationality (TD1: line 2, 16-18; others: line 2, 11-13).
 std::vector<std::pair<size_t, size_t>> StateCodeStarts(size_t line_count);
+// A field with a check digit of its own: `length` characters from (`line`, `start`), its check
+// digit right after them.
+struct MrzCheckedSpan {
+  const char* name;  // "document_number", "birth_date", "expiry_date", "personal_number"
+  size_t line, start, length;
+};
+// Those fields of `format` (the document number's first nine characters; TD3's personal number).
+std::vector<MrzCheckedSpan> CheckDigitSpans(MrzFormat format);
 const std::vector<std::string_view>& IcaoStateCodes();
 
 // kUnreadable: a character outside the alphabet. kAmbiguous: the digit passes, but the OCR cannot

@@ -329,20 +329,12 @@ float GlyphScore(const GlyphLine& line, size_t i, char c) {
 
 namespace {
 
-// The fields a check digit covers, by line count and length (the digit follows the field).
-struct CheckedField {
-  const char* name;
-  size_t line, start, len;
-};
-std::vector<CheckedField> CheckedFields(const std::vector<std::string>& lines, bool visa) {
-  std::vector<CheckedField> fields;
-  if (lines.size() == 3) {
-    fields = {{"document_number", 0, 5, 9}, {"birth_date", 1, 0, 6}, {"expiry_date", 1, 8, 6}};
-  } else if (lines.size() == 2) {
-    fields = {{"document_number", 1, 0, 9}, {"birth_date", 1, 13, 6}, {"expiry_date", 1, 21, 6}};
-    if (lines[1].size() == 44 && !visa) fields.push_back({"personal_number", 1, 28, 14});
-  }
-  return fields;
+// The fields a check digit covers, for a reading of this geometry (the digit follows the field).
+std::vector<MrzCheckedSpan> CheckedFields(const std::vector<std::string>& lines, bool visa) {
+  if (lines.size() == 3) return CheckDigitSpans(MrzFormat::kTD1);
+  if (lines.size() != 2) return {};
+  if (lines[1].size() == 44) return CheckDigitSpans(visa ? MrzFormat::kMRVA : MrzFormat::kTD3);
+  return CheckDigitSpans(visa ? MrzFormat::kMRVB : MrzFormat::kTD2);
 }
 
 // A character's value in the 7-3-1 sum.
@@ -368,9 +360,9 @@ std::vector<std::string> CheckBlindFields(const std::vector<GlyphLine>& glyphs, 
     if (f.line >= lines.size() || f.line >= glyphs.size() || f.line >= classes.size()) continue;
     const std::string& l = lines[f.line];
     const GlyphLine& g = glyphs[f.line];
-    if (l.size() < f.start + f.len || g.scores.size() < l.size()) continue;
+    if (l.size() < f.start + f.length || g.scores.size() < l.size()) continue;
     bool doubt = false;
-    for (size_t i = f.start; i < f.start + f.len && !doubt; ++i) {
+    for (size_t i = f.start; i < f.start + f.length && !doubt; ++i) {
       const char cls = i < classes[f.line].size() ? classes[f.line][i] : 'X';
       const float cur = GlyphScore(g, i, l[i]);
       for (const char* a = kGlyphAlphabet; *a && !doubt; ++a)
@@ -389,13 +381,13 @@ std::vector<std::string> RepairWithScores(const std::vector<GlyphLine>& glyphs, 
     if (f.line >= lines.size() || f.line >= glyphs.size() || f.line >= classes.size()) continue;
     std::string& l = lines[f.line];
     const GlyphLine& g = glyphs[f.line];
-    if (l.size() < f.start + f.len + 1 || g.scores.size() < l.size()) continue;
+    if (l.size() < f.start + f.length + 1 || g.scores.size() < l.size()) continue;
     auto passes = [&](const std::string& s) {
-      const char c = s[f.start + f.len];
+      const char c = s[f.start + f.length];
       const int want = c == '<' ? 0 : (c >= '0' && c <= '9' ? c - '0' : -1);
-      return want >= 0 && MrzCheckDigit(std::string_view(s).substr(f.start, f.len)) == want;
+      return want >= 0 && MrzCheckDigit(std::string_view(s).substr(f.start, f.length)) == want;
     };
-    if (passes(l) || l[f.start + f.len] == '<') continue;
+    if (passes(l) || l[f.start + f.length] == '<') continue;
     // Alternatives per position, cheapest first.
     struct Alt {
       size_t pos;
@@ -403,12 +395,12 @@ std::vector<std::string> RepairWithScores(const std::vector<GlyphLine>& glyphs, 
       float cost;
     };
     std::vector<Alt> alts;
-    for (size_t i = f.start; i <= f.start + f.len; ++i) {
+    for (size_t i = f.start; i <= f.start + f.length; ++i) {
       const float cur = GlyphScore(g, i, l[i]);
       const char cls = i < classes[f.line].size() ? classes[f.line][i] : 'X';
       for (const char* a = kGlyphAlphabet; *a; ++a) {
         if (*a == l[i] || !InClass(*a, cls)) continue;
-        if (i == f.start + f.len && !(*a >= '0' && *a <= '9')) continue;
+        if (i == f.start + f.length && !(*a >= '0' && *a <= '9')) continue;
         const float cost = cur - GlyphScore(g, i, *a);
         if (cost < 0.25f) alts.push_back({i, *a, std::max(0.f, cost)});
       }
@@ -450,8 +442,8 @@ std::vector<std::string> RepairWithScores(const std::vector<GlyphLine>& glyphs, 
     if (best.empty()) continue;
     l = best;
     const bool witnessed =
-        witness == nullptr || (f.line < witness->size() && (*witness)[f.line].size() >= f.start + f.len + 1 &&
-                               (*witness)[f.line].compare(f.start, f.len + 1, l, f.start, f.len + 1) == 0);
+        witness == nullptr || (f.line < witness->size() && (*witness)[f.line].size() >= f.start + f.length + 1 &&
+                               (*witness)[f.line].compare(f.start, f.length + 1, l, f.start, f.length + 1) == 0);
     if (second_cost - best_cost < kRepairMargin || !witnessed) doubtful.emplace_back(f.name);
   }
   return doubtful;

@@ -301,8 +301,10 @@ TEST(DocumentCapture, UtopiaScansAreTypedByTheirMrzAndGiveTheirPortrait) {
 
 // ICAO specimen scans through the whole document path, where the outline found is not where the
 // MRZ is: Latvia's and Monaco's scans show the card's front above its back (the outline takes one
-// side, the MRZ is on the other), and Canada's data page came out of the colour test upside down.
-// Each is read to its label, typed by its MRZ family and gives a portrait from the document.
+// side, the MRZ is on the other), Canada's data page came out of the colour test upside down, and
+// Ukraine's was typed as a Korean card by colour with an outline inside the scan (its photo shows
+// lines of print across it). Each is read (to its label, where it has one), typed by its MRZ
+// family and gives a portrait from the document.
 TEST(DocumentCapture, SpecimenScansAreReadWhereTheOutlineMissesTheMrz) {
   if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
   if (!HaveModels()) GTEST_SKIP() << "models missing";
@@ -313,7 +315,7 @@ TEST(DocumentCapture, SpecimenScansAreReadWhereTheOutlineMissesTheMrz) {
   };
   int n = 0;
   for (const Case& c : {Case{"Latvia", "id_card_td1", true}, Case{"Monaco", "id_card_td1", true},
-                        Case{"Canada", "passport_td3", false}}) {
+                        Case{"Canada", "passport_td3", false}, Case{"Ukraine", "passport_td3", true}}) {
     for (const auto& row : ReadCsvFile(DocDir() + "/specimens/labels.csv")) {
       if (row.at("name") != c.name) continue;
       ++n;
@@ -325,7 +327,9 @@ TEST(DocumentCapture, SpecimenScansAreReadWhereTheOutlineMissesTheMrz) {
       EXPECT_TRUE(r.mrz->mrz.valid) << c.name;
       std::vector<std::string> label = {row.at("mrz_line1"), row.at("mrz_line2")};
       if (!row.at("mrz_line3").empty()) label.push_back(row.at("mrz_line3"));
-      EXPECT_EQ(r.mrz->mrz.lines, label) << c.name;
+      if (!label[0].empty()) {
+        EXPECT_EQ(r.mrz->mrz.lines, label) << c.name;
+      }
       EXPECT_FALSE(r.portrait.empty()) << c.name;
       // A scan is the document: no outline problem is reported for it.
       if (c.whole_image) {
@@ -333,7 +337,7 @@ TEST(DocumentCapture, SpecimenScansAreReadWhereTheOutlineMissesTheMrz) {
       }
     }
   }
-  EXPECT_EQ(n, 3);
+  EXPECT_EQ(n, 4);
 }
 
 // A layout file may give a zone so thin that it rounds to no pixel at the classification width:

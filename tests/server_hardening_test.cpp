@@ -139,16 +139,20 @@ constexpr bool kSanitizerMakesMlockANoOp = false;
 #endif
 
 // Tesseract's OpenMP threads slow the MRZ read down and take the other workers' cores; idmatch
-// re-executes itself with OMP_THREAD_LIMIT=1 (the harness does not pass the variable on).
+// re-executes itself with OMP_THREAD_LIMIT=1 (the harness does not pass the variable on), and
+// serve, in the same re-execution, with the malloc tunables that wipe freed blocks.
 TEST(ServerHardening, ServerRunsTesseractOnOneOpenMpThread) {
   test::ScopedTempDir dir;
   test::ServerProcess server(dir.path(), {"--workers", "1", "--liveness", "off"});
   ASSERT_TRUE(server.ok());
   std::ifstream in("/proc/" + std::to_string(server.pid()) + "/environ", std::ios::binary);
-  std::string var, found;
-  while (std::getline(in, var, '\0'))
+  std::string var, found, tunables;
+  while (std::getline(in, var, '\0')) {
     if (var.rfind("OMP_THREAD_LIMIT=", 0) == 0) found = var;
+    if (var.rfind("GLIBC_TUNABLES=", 0) == 0) tunables = var;
+  }
   EXPECT_EQ(found, "OMP_THREAD_LIMIT=1");
+  EXPECT_NE(tunables.find("glibc.malloc.perturb=165"), std::string::npos) << tunables;
 }
 
 TEST(ServerHardening, SessionFramesAreHeldInLockedMemoryUntilTheSessionEnds) {

@@ -40,20 +40,30 @@ bool WantsJson(int argc, char** argv) {
 // Tesseract (the MRZ reader's first pass) spreads tiny inner loops over OpenMP threads: on a card
 // that is slower than one thread (1.33 vs 0.93 s per card with its MRZ read), and with several
 // analysis workers the spinning threads take the cores the others need. libgomp reads
-// OMP_THREAD_LIMIT when it is loaded, before main, hence one re-execution; a value the operator
-// set is kept.
-void ReexecWithOneOpenMpThread(char** argv) {
-  if (std::getenv("OMP_THREAD_LIMIT") != nullptr) return;
+// OMP_THREAD_LIMIT when it is loaded, before main (hence a re-execution); a value the operator
+// set is kept. True when the variable was set here.
+bool AskForOneOpenMpThread() {
+  if (std::getenv("OMP_THREAD_LIMIT") != nullptr) return false;
   ::setenv("OMP_THREAD_LIMIT", "1", 1);
+  return true;
+}
+
+// One re-execution for every setting that is read at process start.
+void Reexec(char** argv) {
   ::execv("/proc/self/exe", argv);
-  std::fprintf(stderr, "idmatch: warning: could not re-execute with OMP_THREAD_LIMIT=1: %s\n", std::strerror(errno));
+  std::fprintf(
+      stderr,
+      "idmatch: warning: could not re-execute with OMP_THREAD_LIMIT=1 (and, for serve, the wiping malloc): %s\n",
+      std::strerror(errno));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   idm::DisableCoreDumps();  // this process holds face images: never dump them to disk
-  ReexecWithOneOpenMpThread(argv);
+  bool reexec = AskForOneOpenMpThread();
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) reexec |= idm::cli::AskForWipingMalloc();
+  if (reexec) Reexec(argv);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -29,29 +29,6 @@ namespace {
 
 using nlohmann::json;
 
-// glibc's allocator wipes every block it frees (perturb) and keeps no per-thread cache of freed
-// blocks (tcache would skip the wipe). This reaches buffers no idmatch code owns: the HTTP
-// library's strings, libpng/libjpeg/zlib state. Tunables are read at process start, so serve
-// re-executes itself once with them set.
-constexpr const char* kTunables = "glibc.malloc.perturb=165:glibc.malloc.tcache_count=0";
-
-void ReexecWithWipingMalloc(char** argv) {
-  const char* cur = std::getenv("GLIBC_TUNABLES");
-  if (cur != nullptr && std::strstr(cur, "glibc.malloc.perturb=") != nullptr) return;
-  if (const char* off = std::getenv("IDMATCH_NO_MALLOC_WIPE"); off != nullptr && *off == '1') return;
-  std::string value = kTunables;
-  if (cur != nullptr && *cur != '\0') value = std::string(cur) + ":" + value;
-  ::setenv("GLIBC_TUNABLES", value.c_str(), 1);
-#if defined(__SANITIZE_ADDRESS__)
-  // Under AddressSanitizer its allocator replaces glibc's: ask it to fill freed blocks instead.
-  std::string asan = std::getenv("ASAN_OPTIONS") != nullptr ? std::getenv("ASAN_OPTIONS") : "";
-  asan += std::string(asan.empty() ? "" : ":") + "max_free_fill_size=1073741824:free_fill_byte=165";
-  ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
-#endif
-  ::execv("/proc/self/exe", argv);
-  std::fprintf(stderr, "idmatch: warning: could not re-execute with wiping malloc: %s\n", std::strerror(errno));
-}
-
 std::string DataDir(const Args& args) { return args.Get("data-dir", "./idmatch-data"); }
 
 void EnsureDataDir(const std::string& dir) {
@@ -89,12 +66,32 @@ bool HasCapIpcLock() {
 
 }  // namespace
 
+// glibc's allocator wipes every block it frees (perturb) and keeps no per-thread cache of freed
+// blocks (tcache would skip the wipe). This reaches buffers no idmatch code owns: the HTTP
+// library's strings, libpng/libjpeg/zlib state. Tunables are read at process start: main
+// re-executes serve once with them set.
+bool AskForWipingMalloc() {
+  constexpr const char* kTunables = "glibc.malloc.perturb=165:glibc.malloc.tcache_count=0";
+  const char* cur = std::getenv("GLIBC_TUNABLES");
+  if (cur != nullptr && std::strstr(cur, "glibc.malloc.perturb=") != nullptr) return false;
+  if (const char* off = std::getenv("IDMATCH_NO_MALLOC_WIPE"); off != nullptr && *off == '1') return false;
+  std::string value = kTunables;
+  if (cur != nullptr && *cur != '\0') value = std::string(cur) + ":" + value;
+  ::setenv("GLIBC_TUNABLES", value.c_str(), 1);
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer its allocator replaces glibc's: ask it to fill freed blocks instead.
+  std::string asan = std::getenv("ASAN_OPTIONS") != nullptr ? std::getenv("ASAN_OPTIONS") : "";
+  asan += std::string(asan.empty() ? "" : ":") + "max_free_fill_size=1073741824:free_fill_byte=165";
+  ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
+#endif
+  return true;
+}
+
 int ServeCommand(int argc, char** argv) {
   const Args args(argc, argv, 2, {"allow-plain-http", "demo"});
   args.AllowOnly({"listen", "data-dir", "tls-cert", "tls-key", "allow-plain-http", "workers", "queue", "threads",
                   "session-ttl", "calibration", "max-body-mb", "drain-timeout", "read-timeout", "liveness", "challenge",
                   "layouts", "demo"});
-  ReexecWithWipingMalloc(argv);
   server::ServiceOptions opt;
   const std::string listen = args.Get("listen", "127.0.0.1:8080");
   const size_t colon = listen.rfind(':');

@@ -980,9 +980,11 @@ std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* 
   std::optional<cv::Rect> best = LargestFaceIn(card, cv::Rect(0, 0, card.cols, card.rows), analyzer);
   if (best) return best;
   // A portrait a quarter of the card's height is too small for the detector in the whole card:
-  // squares of the card's short side, half a side apart along the long one.
+  // squares of the card's short side, half a side apart along the long one (a card, or a scan of
+  // both its sides: not a strip, which would take hundreds of squares).
   const bool wide = card.cols >= card.rows;
   const int side = std::min(card.cols, card.rows), length = std::max(card.cols, card.rows);
+  if (side < 32 || length > 4 * side) return best;
   for (int at = 0;; at = std::min(at + side / 2, length - side)) {
     const cv::Rect window = wide ? cv::Rect(at, 0, side, side) : cv::Rect(0, at, side, side);
     const auto face = LargestFaceIn(card, window, analyzer);

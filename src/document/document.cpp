@@ -1302,19 +1302,15 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   r.rectified = card;
   for (const auto& p : CardQualityProblems(card, layout)) add(p);
   if (options.find_portrait && analyzer != nullptr) {
-    // A scan in another shape than its layout's (a card's front and back on one page) has the
-    // portrait somewhere else than the zone: the largest face anywhere on it is the portrait.
-    const DocumentLayout* zones = layout;
-    if (r.whole_image && layout) {
-      const cv::Size canonical = layout->CanonicalSize();
-      const double shape =
-          (static_cast<double>(card.cols) / card.rows) / (static_cast<double>(canonical.width) / canonical.height);
-      if (std::abs(shape - 1) > 0.15) zones = nullptr;
-    }
-    r.portrait_box = FindPortrait(card, zones, *analyzer);
-    if (!r.portrait_box && zones && r.mrz && r.mrz->mrz.valid) {
+    // The reference must be the document's printed portrait, never a face beside the document
+    // (the applicant holding it up). A photo taken whole as the document (no outline, or an MRZ
+    // outside the outline) is therefore searched only in its layout's zone, and not at all
+    // without a layout; a face anywhere is looked for only within a card's outline.
+    const bool search = !(r.whole_image && layout == nullptr);
+    if (search) r.portrait_box = FindPortrait(card, layout, *analyzer);
+    if (!r.portrait_box && layout && !r.whole_image && r.mrz && r.mrz->mrz.valid) {
       // Typed by its MRZ alone, the document may be another state's design with the portrait
-      // elsewhere than our zone: the largest face anywhere, unless it sits where the layout
+      // elsewhere than our zone: the largest face on the card, unless it sits where the layout
       // prints its ghost image (with the main portrait covered, that is all that shows).
       const auto anywhere = FindPortrait(card, nullptr, *analyzer);
       const bool ghost = anywhere && layout->ghost_portrait &&
@@ -1335,7 +1331,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       } else {
         r.portrait_box_in_photo = r.portrait_box;
       }
-    } else if (zones) {
+    } else if (layout) {
       // The zone is there but holds no detectable face: something covers it, or glare does.
       add(std::find(r.problems.begin(), r.problems.end(), kGlareOnPortrait) != r.problems.end() ? kPortraitNotFound
                                                                                                 : kPortraitObstructed);

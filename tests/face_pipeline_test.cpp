@@ -128,8 +128,16 @@ TEST_F(FacePipeline, NoFlipEmbeddingOnASharedRuntimeIsItsOwnEmbedding) {
   EXPECT_GT(face::CosineSimilarity(e_shared, e_own), 0.99999f);
   // ... and not the mirrored one the runtime's owner computes.
   EXPECT_LT(face::CosineSimilarity(e_shared, a.embedding), 0.9999f);
-  EXPECT_EQ(face::MakeResNet128NoFlipSharing(*face::MakeEmbedder("resnet128-lm68")), nullptr);
-  EXPECT_EQ(face::MakeResNet128NoFlipSharing(*own), nullptr);
+  // Whichever landmarks or mirror the runtime's owner uses, the shared embedder is the same one
+  // (mesh landmarks, no mirror); another network has nothing to share.
+  for (const std::string name : {"resnet128-lm68", "resnet128-noflip"}) {
+    const auto owner = face::MakeEmbedder(name);
+    const auto on_owner = face::MakeResNet128NoFlipSharing(*owner);
+    ASSERT_NE(on_owner, nullptr) << name;
+    EXPECT_EQ(&on_owner->model(), &owner->model()) << name;
+    EXPECT_GT(face::CosineSimilarity(on_owner->Embed(rgb, frame, a.mesh), e_own), 0.99999f) << name;
+  }
+  EXPECT_EQ(face::MakeResNet128NoFlipSharing(*face::MakeEmbedder("faceres")), nullptr);
 }
 
 TEST(Alignment, SimilarityRecoversAKnownTransform) {

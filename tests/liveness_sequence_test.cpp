@@ -342,10 +342,17 @@ TEST(LivenessSequence, VerifierOnAnAnalysersRuntimesDecidesTheSame) {
   ASSERT_EQ(a.actions.size(), b.actions.size());
   EXPECT_EQ(a.actions[0].begin_ms, b.actions[0].begin_ms);
   EXPECT_EQ(a.actions[0].end_ms, b.actions[0].end_ms);
-  // Another embedder has no ResNet runtime to lend: the verifier then loads its own.
+  // A ResNet embedder reading other landmarks lends its runtime too; another network has no ResNet
+  // runtime to lend, and the verifier then loads its own.
   face::AnalyzerOptions lm68;
   lm68.embedder = "resnet128-lm68";
-  const face::FaceAnalyzer other(lm68);
+  const face::FaceAnalyzer resnet_lm68(lm68);
+  const LivenessVerifier on_lm68(LivenessVerifier::Options{}, &resnet_lm68);
+  EXPECT_EQ(&on_lm68.embedder().model(), &resnet_lm68.embedder().model());
+  EXPECT_EQ(on_lm68.embedder().name(), "resnet128-noflip");
+  face::AnalyzerOptions faceres;
+  faceres.embedder = "faceres";
+  const face::FaceAnalyzer other(faceres);
   const LivenessVerifier own(LivenessVerifier::Options{}, &other);
   EXPECT_NE(&own.embedder().model(), &other.embedder().model());
   EXPECT_EQ(own.embedder().name(), "resnet128-noflip");

@@ -40,7 +40,8 @@ class ResNet128 final : public Embedder {
         "faceapi-resnet128", manifest, [](const nn::WeightStore& w) { return nn::BuildFaceRecognitionNet(w, 1); },
         threads, "batch=1");
   }
-  // The same embedding as `other`'s landmarks give, with or without the mirror, on its runtime.
+  // Mesh landmarks, with or without the mirror, on `other`'s runtime (its weights are not loaded
+  // again), whichever landmarks `other` reads.
   ResNet128(const ResNet128& other, bool flip) : flip_(flip), model_(other.model_) {}
 
   std::string name() const override {
@@ -170,7 +171,7 @@ std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, bool flip, 
 }
 std::unique_ptr<Embedder> MakeResNet128NoFlipSharing(const Embedder& resnet) {
   const auto* r = dynamic_cast<const ResNet128*>(&resnet);
-  if (r == nullptr || resnet.name() != "resnet128") return nullptr;  // mesh landmarks, mirrored
+  if (r == nullptr) return nullptr;  // not the ResNet: nothing to share
   return std::make_unique<ResNet128>(*r, false);
 }
 std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads) { return std::make_unique<FaceRes>(aligned, threads); }

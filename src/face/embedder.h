@@ -29,8 +29,9 @@ class Embedder {
 // `flip` adds the mirrored chip's embedding (test-time augmentation).
 std::unique_ptr<Embedder> MakeResNet128Embedder(bool mesh_landmarks, bool flip, int threads = 1);
 // "resnet128-noflip" running on `resnet`'s runtime, so that a worker needing both kinds of
-// embedding holds the ResNet's packed weights (~65 MB) once; nullptr unless `resnet` is
-// "resnet128". The two share one runtime: calls are serialised, not concurrent.
+// embedding holds the ResNet's packed weights (~65 MB) once; nullptr unless `resnet` is one of
+// the ResNet-128 embedders (any landmarks, mirrored or not). The two share one runtime: calls are
+// serialised, not concurrent.
 std::unique_ptr<Embedder> MakeResNet128NoFlipSharing(const Embedder& resnet);
 // Human's faceres (1024-D). `aligned`: rotate the crop to level the eyes (Human does not).
 std::unique_ptr<Embedder> MakeFaceResEmbedder(bool aligned, int threads = 1);

@@ -134,7 +134,8 @@ class LivenessVerifier {
   };
   LivenessVerifier();
   // `share`: a face analyser (e.g. the worker's) whose detector, mesh and -- when its embedder is
-  // "resnet128" -- ResNet runtimes the verifier runs on instead of loading its own copies. It
+  // one of the ResNet-128 ones -- ResNet runtimes the verifier runs on instead of loading its own
+  // copies. It
   // must outlive the verifier and not be used concurrently with it (calls would wait).
   explicit LivenessVerifier(const Options& options, const face::FaceAnalyzer* share = nullptr);
   // `t_ms[i]` is frame i's capture time.

@@ -208,8 +208,16 @@ std::vector<LfwPair> GenuinePairsOnePerIdentity(const face::FaceAnalyzer& photo,
   return pairs;
 }
 
-face::FaceAnalyzer LfwPhotoAnalyzer() {
+// The embedder of both sides of the card evals: the shipped default unless
+// IDMATCH_DOC_EMBEDDER names another (e.g. resnet128-lm68), to compare embedders on the same cards.
+face::AnalyzerOptions EvalAnalyzerOptions() {
   face::AnalyzerOptions o;
+  if (const char* e = std::getenv("IDMATCH_DOC_EMBEDDER")) o.embedder = e;
+  return o;
+}
+
+face::FaceAnalyzer LfwPhotoAnalyzer() {
+  face::AnalyzerOptions o = EvalAnalyzerOptions();
   o.pick = face::FacePick::kCentral;  // LFW's protocol: the face the image is centred on
   return face::FaceAnalyzer(o);
 }
@@ -239,7 +247,7 @@ TEST(DocumentEval, CardToSelfieOnLfwPairs) {
   // Two cores: one card pipeline (own analyser) each. A capture depends only on its seed, so the
   // split does not change the result.
   auto work = [&](size_t worker, size_t workers) {
-    const face::FaceAnalyzer portrait{face::AnalyzerOptions{}};
+    const face::FaceAnalyzer portrait{EvalAnalyzerOptions()};
     for (size_t i = worker; i < lfw.size(); i += workers) {
       Pair& p = pairs[i];
       p.identity = lfw[i].identity;
@@ -359,7 +367,7 @@ TEST(DocumentEval, CardPortraitLossPerDegradation) {
   if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
   if (!test::Exists(LfwDir() + "pairs.csv")) GTEST_SKIP() << "LFW missing";
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
-  const face::FaceAnalyzer photo = LfwPhotoAnalyzer(), portrait{face::AnalyzerOptions{}};
+  const face::FaceAnalyzer photo = LfwPhotoAnalyzer(), portrait{EvalAnalyzerOptions()};
   int photo_fail = 0;
   const std::vector<LfwPair> pairs = GenuinePairsOnePerIdentity(photo, EnvInt("IDMATCH_DOC_PAIRS", 150), &photo_fail);
   ASSERT_GE(pairs.size(), 50u);

@@ -405,7 +405,7 @@ const char* ProblemHint(const std::string& code) {
   if (code == kGlareOnPortrait) return "glare over the portrait: tilt the card or move away from the light";
   if (code == kGlareOnMrz) return "glare over the machine-readable lines: tilt the card or move away from the light";
   if (code == kPortraitObstructed) return "something covers the portrait (a finger?): hold the card by its edges";
-  if (code == kPortraitNotFound) return "no face found on the card's portrait";
+  if (code == kPortraitNotFound) return "no face found on the card: show the side with the portrait";
   if (code == kBlankImage) return "the image is blank";
   return "";
 }
@@ -722,6 +722,11 @@ CardSearch CardCandidates(const cv::Mat& rgb, int max_candidates) {
   }
   return search;
 }
+
+// The aspect a card is rectified and classified at: the measured one, held to the range of
+// document shapes (ID-1 1.59, ID-2 and ID-3 1.42) with room for measurement error, so that a
+// wild perspective estimate cannot stretch the card into a strip.
+double RectifyAspect(double measured) { return std::clamp(measured, 1.2, 1.8); }
 
 CardDetection DetectionFromQuad(const std::array<cv::Point2f, 4>& o, cv::Size photo) {
   CardDetection d;
@@ -1061,10 +1066,10 @@ CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLa
   double best = -1, best_rel = 0;
   auto judge = [&](const std::array<cv::Point2f, 4>& quad, double rel) {
     CardDetection d = DetectionFromQuad(quad, rgb.size());
-    const double aspect = std::clamp(d.aspect, 1.2, 1.8);
+    const double aspect = RectifyAspect(d.aspect);
     cv::Mat small_card = Rectify(rgb, d.corners, cv::Size(300, static_cast<int>(300 / aspect)));
     const Classification c =
-        ClassifyBothWays(small_card, layouts, MrzFormat::kUnknown, 240, std::clamp(d.aspect_if_cropped, 1.2, 1.8));
+        ClassifyBothWays(small_card, layouts, MrzFormat::kUnknown, 240, RectifyAspect(d.aspect_if_cropped));
     const double match = 0.05 + (c.scores.empty() ? 0.0 : c.scores[0].second);
     const double v = rel * match * match;
     if (v > best) {
@@ -1144,6 +1149,43 @@ int CardWideLines(const cv::Mat& card) {
   return lines;
 }
 
+cv::Rect BoundsOf(const std::array<cv::Point2f, 4>& q) {
+  return cv::boundingRect(std::vector<cv::Point2f>(q.begin(), q.end()));
+}
+
+// A scan of both sides of a card shows two card outlines; the MRZ is on one (the back of an ID
+// card) and the portrait on the other. The other side: the best outline of the photo with the MRZ
+// side painted over in the page's colour (else every candidate is a variant of that side's), if
+// it has that side's size (each side within 15%) and does not overlap it.
+std::optional<std::array<cv::Point2f, 4>> OtherSideOutline(const cv::Mat& rgb,
+                                                           const std::array<cv::Point2f, 4>& mrz_side) {
+  const cv::Rect a = BoundsOf(mrz_side) & cv::Rect(0, 0, rgb.cols, rgb.rows);
+  if (a.empty()) return std::nullopt;
+  cv::Mat border = cv::Mat::zeros(rgb.size(), CV_8U);
+  cv::rectangle(border, cv::Rect(0, 0, rgb.cols, rgb.rows), cv::Scalar(255), 2);
+  cv::Mat rest = rgb.clone();
+  rest(Expand(a, 1.04, rgb.size())).setTo(cv::mean(rgb, border));
+  const double a_long = std::max(a.width, a.height), a_short = std::min(a.width, a.height);
+  for (const auto& [score, quad] : CardCandidates(rest, 6).cands) {  // best first
+    const cv::Rect b = BoundsOf(quad);
+    const double b_long = std::max(b.width, b.height), b_short = std::min(b.width, b.height);
+    if ((a & b).area() > 0.1 * std::min(a.area(), b.area())) continue;
+    if (std::abs(b_long / a_long - 1) > 0.15 || std::abs(b_short / a_short - 1) > 0.15) continue;
+    return quad;
+  }
+  return std::nullopt;
+}
+
+// An outline that left the MRZ out (the MRZ was read on the whole photo) is the other side of the
+// same card when it is as wide as the MRZ's card would be (the MRZ spans 0.89 of an ID-1 card's
+// width and of an ID-3 page's; 0.87 of an ID-2 card's) and does not hold the MRZ.
+bool IsOtherSideOf(const std::array<cv::Point2f, 4>& outline, const cv::Rect& mrz_box) {
+  const cv::Rect b = BoundsOf(outline);
+  if (b.contains((mrz_box.tl() + mrz_box.br()) / 2)) return false;
+  const double ratio = static_cast<double>(b.width) / std::max(1, mrz_box.width);
+  return ratio > 0.95 && ratio < 1.4;
+}
+
 }  // namespace
 
 DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
@@ -1169,7 +1211,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   cv::Mat card;
   cv::Mat H_inv;  // rectified -> photo
   if (r.detection.found) {
-    const double aspect = std::clamp(r.detection.aspect, 1.2, 1.8);
+    const double aspect = RectifyAspect(r.detection.aspect);
     const cv::Size sz(1000, static_cast<int>(1000 / aspect));
     card = Rectify(rgb, r.detection.corners, sz);
   } else {
@@ -1180,8 +1222,10 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   MrzFormat mrz_format = MrzFormat::kUnknown;
   // The outline's aspect under the other principal-point hypothesis (the card is rectified at the
   // whole-frame one), for the layouts' aspect test.
-  double alt_aspect = r.detection.found ? std::clamp(r.detection.aspect_if_cropped, 1.2, 1.8) : 0.0;
+  double alt_aspect = r.detection.found ? RectifyAspect(r.detection.aspect_if_cropped) : 0.0;
   bool turned_over = false;  // `card` is upside down relative to Rectify's
+  // The card outline found when the MRZ was then read outside it (a scan of both sides).
+  std::optional<std::array<cv::Point2f, 4>> outline_without_mrz;
   r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
   const DocumentLayout* layout = FindLayout(layouts, r.classification.type);
   const bool try_mrz = options.read_mrz && (r.whole_image || (layout && layout->mrz_format != MrzFormat::kUnknown) ||
@@ -1205,14 +1249,16 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       // across it, as a scan of a document does (no generated capture did: 0 of 208).
       cv::Mat turned;
       if (try_mrz) cv::rotate(card, turned, cv::ROTATE_180);
-      const bool whole = r.detection.touches_edge || CardWideLines(rgb) >= 2;
       if (MrzReading t = try_mrz ? ReadMrz(turned, options.ocr) : MrzReading{}; t.mrz.valid) {
         m = std::move(t);
         card = turned;
         turned_over = !turned_over;
-      } else if (MrzReading w = whole ? ReadMrz(rgb, options.ocr) : MrzReading{}; w.mrz.valid) {
+      } else if (MrzReading w =
+                     r.detection.touches_edge || CardWideLines(rgb) >= 2 ? ReadMrz(rgb, options.ocr) : MrzReading{};
+                 w.mrz.valid) {
         // The image is the document (a scan): its outline and the problems found with it go.
         m = std::move(w);
+        outline_without_mrz = r.detection.corners;
         for (const auto& p : r.detection.problems)
           r.problems.erase(std::remove(r.problems.begin(), r.problems.end(), p), r.problems.end());
         r.detection = CardDetection{};
@@ -1306,9 +1352,43 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // (the applicant holding it up). A photo taken whole as the document (no outline, or an MRZ
     // outside the outline) is therefore searched only in its layout's zone, and not at all
     // without a layout; a face anywhere is looked for only within a card's outline.
+    // The card the portrait is on, and its outline in the photo (none for a photo taken whole).
+    cv::Mat portrait_card = card;
+    std::optional<std::array<cv::Point2f, 4>> portrait_outline;
+    if (r.detection.found) portrait_outline = r.detection.corners;
+    // A scan of both sides of a card: the MRZ was read on one side, the portrait is on the other.
+    // It is looked for only within that side's outline, as a face anywhere on a card typed by its
+    // MRZ is: never on the page at large, where it could be a face beside the card.
+    auto search_other_side = [&] {
+      std::optional<std::array<cv::Point2f, 4>> other;
+      if (outline_without_mrz && IsOtherSideOf(*outline_without_mrz, r.mrz->box)) {
+        other = outline_without_mrz;
+      } else if (r.detection.found && CardWideLines(rgb) >= 2) {
+        other = OtherSideOutline(rgb, r.detection.corners);
+      }
+      // Two card-sized outlines on a page are one document only if the other side prints the
+      // MRZ's document number (someone else's card beside the MRZ would not). The side is read
+      // both ways up: its orientation is the one the number reads in, where the face is upright.
+      for (int turn = 0; other && turn < 2; ++turn) {
+        if (turn == 1) other = std::array<cv::Point2f, 4>{(*other)[2], (*other)[3], (*other)[0], (*other)[1]};
+        cv::Mat side = Rectify(rgb, *other, layout->CanonicalSize());
+        if (!PrintsDocumentNumber(side, r.mrz->mrz.fields.document_number, options.ocr)) continue;
+        if (auto face = FindPortrait(side, nullptr, *analyzer)) {
+          r.portrait_box = face;
+          r.portrait_on_other_side = true;
+          portrait_card = side;
+          portrait_outline = other;
+        }
+        break;
+      }
+    };
+    const bool valid_mrz = layout && r.mrz && r.mrz->mrz.valid;
+    // A page whose outline left the MRZ out: a front tied to the MRZ is better evidence of where
+    // the portrait is than the layout's zone laid over a page of two sides.
+    if (valid_mrz && outline_without_mrz) search_other_side();
     const bool search = !(r.whole_image && layout == nullptr);
-    if (search) r.portrait_box = FindPortrait(card, layout, *analyzer);
-    if (!r.portrait_box && layout && !r.whole_image && r.mrz && r.mrz->mrz.valid) {
+    if (!r.portrait_box && search) r.portrait_box = FindPortrait(card, layout, *analyzer);
+    if (!r.portrait_box && valid_mrz && !r.whole_image) {
       // Typed by its MRZ alone, the document may be another state's design with the portrait
       // elsewhere than our zone: the largest face on the card, unless it sits where the layout
       // prints its ghost image (with the main portrait covered, that is all that shows).
@@ -1318,23 +1398,29 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
                              .contains((anywhere->tl() + anywhere->br()) / 2);
       if (!ghost) r.portrait_box = anywhere;
     }
+    if (!r.portrait_box && valid_mrz && !outline_without_mrz) search_other_side();
     if (r.portrait_box) {
-      r.portrait = card(PortraitCrop(*r.portrait_box, card.size())).clone();
+      r.portrait = portrait_card(PortraitCrop(*r.portrait_box, portrait_card.size())).clone();
       // Glare over the face itself, which the zone test above misses: a lamination highlight
       // covering a cheek or the eyes is a few percent of the zone yet costs the comparison more
       // than anything else a capture does (on LFW cards it is the largest single loss; see
       // docs/documents.md). Washed-out pixels are near white in every channel; a face, even a
       // pale one in black and white, has almost none.
-      if (WashedOutFraction(card(Expand(*r.portrait_box, 0.8, card.size()))) > 0.05) add(kGlareOnPortrait);
-      if (r.detection.found) {
-        r.portrait_box_in_photo = CardBoxInPhoto(*r.portrait_box, r.detection.corners, card.size());
+      if (WashedOutFraction(portrait_card(Expand(*r.portrait_box, 0.8, portrait_card.size()))) > 0.05)
+        add(kGlareOnPortrait);
+      if (portrait_outline) {
+        r.portrait_box_in_photo = CardBoxInPhoto(*r.portrait_box, *portrait_outline, portrait_card.size());
       } else {
         r.portrait_box_in_photo = r.portrait_box;
       }
     } else if (layout) {
-      // The zone is there but holds no detectable face: something covers it, or glare does.
-      add(std::find(r.problems.begin(), r.problems.end(), kGlareOnPortrait) != r.problems.end() ? kPortraitNotFound
-                                                                                                : kPortraitObstructed);
+      // The zone is there but holds no detectable face: something covers it, or glare does. Or
+      // this is the back of an ID card: a TD1 card prints its MRZ on the back and its portrait on
+      // the front (ICAO 9303 Part 5), so "hold the card by its edges" would be the wrong advice;
+      // "show the side with your picture" is the right one.
+      const bool glare = std::find(r.problems.begin(), r.problems.end(), kGlareOnPortrait) != r.problems.end();
+      const bool back_of_id_card = r.mrz && r.mrz->mrz.valid && r.mrz->mrz.format == MrzFormat::kTD1;
+      add(glare || back_of_id_card ? kPortraitNotFound : kPortraitObstructed);
     } else {
       add(kPortraitNotFound);
     }

@@ -93,7 +93,10 @@ struct DocumentReport {
   std::string issuing_country;                    // the classified layout's issuer, when the type belongs to one state
   cv::Mat rectified;                              // the card, upright, at the layout's canonical size
   std::optional<MrzReading> mrz;                  // when an MRZ was located
-  std::optional<cv::Rect> portrait_box;           // in the rectified card
+  std::optional<cv::Rect> portrait_box;           // in the rectified card (or its other side, below)
+  // The portrait was found on the other side of a scan of both sides of the card (the MRZ's side
+  // shows none): `portrait_box` is then in that side's rectification, not in `rectified`.
+  bool portrait_on_other_side = false;
   std::optional<cv::Rect> portrait_box_in_photo;  // bounding box in the input image
   cv::Mat portrait;                               // the portrait crop (with margin), for the face pipeline
   // The layout's QR code (Korean residence card 2023) was decoded. Only that fact is kept: the

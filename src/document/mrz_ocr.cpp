@@ -433,4 +433,30 @@ MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options) {
   return r;
 }
 
+bool PrintsDocumentNumber(const cv::Mat& side, const std::string& document_number, const MrzOcrOptions& options) {
+  auto normalise = [](std::string& s) {
+    for (char& c : s) c = c == 'O' ? '0' : c == 'I' ? '1' : c;
+  };
+  std::string key;
+  for (char c : document_number)
+    if (c != '<') key += c;
+  normalise(key);
+  key.erase(0, key.find_first_not_of('0') == std::string::npos ? key.size() : key.find_first_not_of('0'));
+  bool found = false;
+  if (key.size() >= 5 && !side.empty()) {
+    cv::Mat gray, big;
+    cv::cvtColor(side, gray, side.channels() == 3 ? cv::COLOR_RGB2GRAY : cv::COLOR_RGBA2GRAY);
+    const double s = std::clamp(1400.0 / gray.cols, 1.0, 4.0);
+    cv::resize(gray, big, cv::Size(), s, s, cv::INTER_CUBIC);
+    Tess tess = MakeTess(options.tessdata);
+    for (auto& line : OcrLines(*tess, big, tesseract::PSM_AUTO)) {
+      normalise(line.text);
+      found |= line.text.find(key) != std::string::npos;
+      SecureZero(line.text.data(), line.text.size());
+    }
+  }
+  SecureZero(key.data(), key.size());
+  return found;
+}
+
 }  // namespace idm::document

@@ -33,6 +33,13 @@ struct MrzOcrOptions {
 // Thread-safe (one Tesseract instance per call). Throws Error(kNotFound) if the eng model is missing.
 MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options = {});
 
+// True when `side` (another side of the document: an ID card's front, whose MRZ is on the back)
+// prints `document_number`, the number read from the MRZ: what ties two sides of a scan to one
+// document. Compared without fillers and leading zeros (a front may print 29067 for an MRZ's
+// 029067), O/0 and I/1 alike, anywhere in a line of print (spaces dropped); a number of under 5
+// characters proves nothing and is never found. The OCR'd text is wiped before returning.
+bool PrintsDocumentNumber(const cv::Mat& side, const std::string& document_number, const MrzOcrOptions& options = {});
+
 // Cleans raw OCR lines into lines of the format's length (exposed for tests).
 std::vector<std::string> CleanMrzLines(const std::vector<std::string>& lines);
 

@@ -48,7 +48,7 @@ nlohmann::json DocumentReportJson(const DocumentReport& r) {
   nlohmann::json portrait = nullptr;
   if (r.portrait_box_in_photo) {
     const auto& b = *r.portrait_box_in_photo;
-    portrait = {{"box", {b.x, b.y, b.width, b.height}}};
+    portrait = {{"box", {b.x, b.y, b.width, b.height}}, {"other_side", r.portrait_on_other_side}};
   }
   const bool found = r.detection.found || (r.whole_image && r.mrz.has_value());
   return {{"type", r.classification.type},

@@ -1186,6 +1186,16 @@ bool IsOtherSideOf(const std::array<cv::Point2f, 4>& outline, const cv::Rect& mr
   return ratio > 0.95 && ratio < 1.4;
 }
 
+// A landscape image within 3% of a layout's shape: a scan or a crop of that document, not a
+// camera frame.
+bool IsCroppedToADocument(cv::Size image, const std::vector<DocumentLayout>& layouts) {
+  if (image.width <= image.height) return false;
+  const double a = static_cast<double>(image.width) / image.height;
+  for (const auto& l : layouts)
+    if (std::abs(a / l.aspect() - 1) < 0.03) return true;
+  return false;
+}
+
 }  // namespace
 
 DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
@@ -1206,14 +1216,11 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     }
   }
   r.detection = ChooseCardOutline(rgb, layouts);
-  for (const auto& p : r.detection.problems)
-    if (p != kCardNotFound) add(p);
   cv::Mat card;
   cv::Mat H_inv;  // rectified -> photo
   if (r.detection.found) {
-    const double aspect = RectifyAspect(r.detection.aspect);
-    const cv::Size sz(1000, static_cast<int>(1000 / aspect));
-    card = Rectify(rgb, r.detection.corners, sz);
+    card =
+        Rectify(rgb, r.detection.corners, cv::Size(1000, static_cast<int>(1000 / RectifyAspect(r.detection.aspect))));
   } else {
     // No edges of a card: perhaps a scan that is the document itself.
     r.whole_image = true;
@@ -1228,6 +1235,28 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   std::optional<std::array<cv::Point2f, 4>> outline_without_mrz;
   r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
   const DocumentLayout* layout = FindLayout(layouts, r.classification.type);
+  if (IsCroppedToADocument(rgb.size(), layouts) && (!r.detection.found || r.detection.area_fraction < 0.5) &&
+      (layout == nullptr || r.classification.confidence < kSureWithoutMrz)) {
+    // A scan cropped to the card, edge to edge, has no outline of its own: what the search finds
+    // is a quad inside it (the US residence cards' specimen scans). An image of a document's
+    // shape whose best outline covers under half of it, and is not surely one of our designs, is
+    // the card. A camera frame is 4:3, 16:9, 3:2 or upright: never a document's shape, but for
+    // 16:10, where a card typed surely on its outline keeps it.
+    const float w = static_cast<float>(rgb.cols), h = static_cast<float>(rgb.rows);
+    r.detection =
+        DetectionFromQuad({cv::Point2f(0, 0), cv::Point2f(w, 0), cv::Point2f(w, h), cv::Point2f(0, h)}, rgb.size());
+    r.detection.touches_edge = false;  // the card's edges are the image's
+    r.detection.problems.clear();
+    r.whole_image = false;
+    card =
+        Rectify(rgb, r.detection.corners, cv::Size(1000, static_cast<int>(1000 / RectifyAspect(r.detection.aspect))));
+    alt_aspect = RectifyAspect(r.detection.aspect_if_cropped);
+    turned_over = false;
+    r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
+    layout = FindLayout(layouts, r.classification.type);
+  }
+  for (const auto& p : r.detection.problems)
+    if (p != kCardNotFound) add(p);
   const bool try_mrz = options.read_mrz && (r.whole_image || (layout && layout->mrz_format != MrzFormat::kUnknown) ||
                                             r.classification.confidence < options.unknown_below);
   // A layout without an MRZ won by colour, narrowly: the document may carry an MRZ all the same
@@ -1265,6 +1294,8 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
         r.whole_image = true;
         card = rgb.clone();
         alt_aspect = 0;
+      } else if (doubt && w.found && w.mrz.format != MrzFormat::kUnknown) {
+        m = std::move(w);  // not valid: evidence against the colours only (below)
       }
     }
     if (m.found && (try_mrz || m.mrz.valid)) {
@@ -1287,6 +1318,14 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
           break;
         }
       }
+    } else if (doubt && m.found && m.mrz.format != MrzFormat::kUnknown) {
+      // An MRZ in one of the ICAO formats, though not valid, on a card typed by its colours as a
+      // design that has none: the colours were wrong, and which document it is stays unknown
+      // rather than guessed (the US and UK residence cards' specimen scans were typed as Korean
+      // cards; their MRZs, as read, fail their checks).
+      r.mrz = std::move(m);
+      r.classification.type = "unknown";
+      r.classification.confidence = 0;
     }
   }
   if (r.whole_image && !r.mrz) {
@@ -1340,7 +1379,11 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // Re-apply the orientation chosen above: the one its MRZ was read in, else the better layout match.
     cv::Mat turned;
     cv::rotate(card, turned, cv::ROTATE_180);
-    if (r.mrz && r.mrz->mrz.valid
+    // An MRZ found at all (Tesseract lays out no upside-down `<<` lines) was read upright, even
+    // one that fails its checks: Interpol's page, MRZ read but with a state code not on ICAO's
+    // list, was turned upside down again by its colours and its portrait looked for in the wrong
+    // corner.
+    if (r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown
             ? turned_over
             : LayoutScore(turned, *layout, 0, mrz_format) > LayoutScore(card, *layout, 0, mrz_format))
       card = turned;

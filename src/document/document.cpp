@@ -1299,16 +1299,26 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       }
     }
     if (m.found && (try_mrz || m.mrz.valid)) {
-      mrz_format = m.mrz.format;
+      // A reading's format is evidence for the classifier only when the reading is more than a
+      // garble: valid, or with two check digits passing (one in ten passes by chance). A TD1
+      // card's three lines read as two fit TD2's 2 x 36, and that typed 10 of 20 generated TD1
+      // captures (Hershey print, the MRZ read) `unknown`; Interpol's page, whose check digits pass
+      // and whose state code is not ICAO's, is typed as a passport by its format.
+      const MrzFormat read_format = m.mrz.format;
+      const auto passing = std::count_if(m.mrz.checks.begin(), m.mrz.checks.end(), [](const MrzCheck& c) {
+        return c.state == CheckState::kPass && c.name != "state_codes";
+      });
+      if (m.mrz.valid || passing >= 2) mrz_format = read_format;
       r.mrz = std::move(m);
-      if (mrz_format != MrzFormat::kUnknown) {
-        r.classification = ClassifyAt(card, layouts, mrz_format, 400, false, alt_aspect);
+      if (read_format != MrzFormat::kUnknown) {
+        if (mrz_format != MrzFormat::kUnknown)
+          r.classification = ClassifyAt(card, layouts, mrz_format, 400, false, alt_aspect);
         // A valid MRZ names the document family even when the design is not one of ours (its
         // colours, or a scan's shape, can leave a layout of another family ahead): the family's
         // best layout. One that does not pass its checks only supports a family already chosen.
         for (const auto& [id, score] : r.classification.scores) {
           const DocumentLayout* l = FindLayout(layouts, id);
-          if (l == nullptr || l->mrz_format != mrz_format) continue;
+          if (l == nullptr || l->mrz_format != read_format) continue;
           if (r.mrz->mrz.valid) {
             r.classification.type = id;
             r.classification.confidence = std::max(r.classification.confidence, 0.9);

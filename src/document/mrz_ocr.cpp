@@ -285,6 +285,14 @@ void FailUnlistedStateCodes(MrzResult& m) {
   m.valid = false;
 }
 
+// Tesseract lays a page out well with text on an image at least ~1400 px wide: `gray` brought
+// there (at most 4x), and the scale used.
+double ToLayoutWidth(const cv::Mat& gray, cv::Mat& big) {
+  const double s = std::clamp(1400.0 / gray.cols, 1.0, 4.0);
+  cv::resize(gray, big, cv::Size(), s, s, cv::INTER_CUBIC);
+  return s;
+}
+
 }  // namespace
 
 MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options) {
@@ -292,10 +300,9 @@ MrzReading ReadMrz(const cv::Mat& rgb, const MrzOcrOptions& options) {
   if (rgb.empty()) return r;
   cv::Mat gray;
   cv::cvtColor(rgb, gray, rgb.channels() == 3 ? cv::COLOR_RGB2GRAY : cv::COLOR_RGBA2GRAY);
-  // Pass 1: page layout on an image at least ~1400 px wide.
-  const double s1 = std::clamp(1400.0 / gray.cols, 1.0, 4.0);
+  // Pass 1: page layout.
   cv::Mat big;
-  cv::resize(gray, big, cv::Size(), s1, s1, cv::INTER_CUBIC);
+  const double s1 = ToLayoutWidth(gray, big);
   Tess tess = MakeTess(options.tessdata);
   auto block = PickBlock(OcrLines(*tess, big, tesseract::PSM_AUTO));
   if (block.size() < 2) block = PickBlock(OcrLines(*tess, big, tesseract::PSM_SPARSE_TEXT));
@@ -446,8 +453,7 @@ bool PrintsDocumentNumber(const cv::Mat& side, const std::string& document_numbe
   if (key.size() >= 5 && !side.empty()) {
     cv::Mat gray, big;
     cv::cvtColor(side, gray, side.channels() == 3 ? cv::COLOR_RGB2GRAY : cv::COLOR_RGBA2GRAY);
-    const double s = std::clamp(1400.0 / gray.cols, 1.0, 4.0);
-    cv::resize(gray, big, cv::Size(), s, s, cv::INTER_CUBIC);
+    ToLayoutWidth(gray, big);
     Tess tess = MakeTess(options.tessdata);
     for (auto& line : OcrLines(*tess, big, tesseract::PSM_AUTO)) {
       normalise(line.text);

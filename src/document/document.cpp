@@ -1217,24 +1217,31 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   }
   r.detection = ChooseCardOutline(rgb, layouts);
   cv::Mat card;
-  cv::Mat H_inv;  // rectified -> photo
-  if (r.detection.found) {
-    card =
-        Rectify(rgb, r.detection.corners, cv::Size(1000, static_cast<int>(1000 / RectifyAspect(r.detection.aspect))));
-  } else {
-    // No edges of a card: perhaps a scan that is the document itself.
-    r.whole_image = true;
-    card = rgb.clone();
-  }
   MrzFormat mrz_format = MrzFormat::kUnknown;
   // The outline's aspect under the other principal-point hypothesis (the card is rectified at the
   // whole-frame one), for the layouts' aspect test.
-  double alt_aspect = r.detection.found ? RectifyAspect(r.detection.aspect_if_cropped) : 0.0;
+  double alt_aspect = 0;
   bool turned_over = false;  // `card` is upside down relative to Rectify's
   // The card outline found when the MRZ was then read outside it (a scan of both sides).
   std::optional<std::array<cv::Point2f, 4>> outline_without_mrz;
-  r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
-  const DocumentLayout* layout = FindLayout(layouts, r.classification.type);
+  const DocumentLayout* layout = nullptr;
+  // The card as `r.detection` outlines it, classified.
+  auto rectify_and_classify = [&] {
+    if (r.detection.found) {
+      card =
+          Rectify(rgb, r.detection.corners, cv::Size(1000, static_cast<int>(1000 / RectifyAspect(r.detection.aspect))));
+      alt_aspect = RectifyAspect(r.detection.aspect_if_cropped);
+    } else {
+      // No edges of a card: perhaps a scan that is the document itself.
+      r.whole_image = true;
+      card = rgb.clone();
+      alt_aspect = 0;
+    }
+    turned_over = false;
+    r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
+    layout = FindLayout(layouts, r.classification.type);
+  };
+  rectify_and_classify();
   if (IsCroppedToADocument(rgb.size(), layouts) && (!r.detection.found || r.detection.area_fraction < 0.5) &&
       (layout == nullptr || r.classification.confidence < kSureWithoutMrz)) {
     // A scan cropped to the card, edge to edge, has no outline of its own: what the search finds
@@ -1248,12 +1255,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     r.detection.touches_edge = false;  // the card's edges are the image's
     r.detection.problems.clear();
     r.whole_image = false;
-    card =
-        Rectify(rgb, r.detection.corners, cv::Size(1000, static_cast<int>(1000 / RectifyAspect(r.detection.aspect))));
-    alt_aspect = RectifyAspect(r.detection.aspect_if_cropped);
-    turned_over = false;
-    r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
-    layout = FindLayout(layouts, r.classification.type);
+    rectify_and_classify();
   }
   for (const auto& p : r.detection.problems)
     if (p != kCardNotFound) add(p);

@@ -339,6 +339,17 @@ TEST_F(ServerApi, BadRequestsGetJson4xxAndTheServerKeepsServing) {
                                                              key_ + "\r\nContent-Type: image/jpeg\r\nContent-Length: 20971520\r\n\r\n");
   EXPECT_EQ(test::RawStatus(big), 413) << big;
   EXPECT_EQ(json::parse(test::RawBody(big), nullptr, false).value("code", ""), "payload_too_large") << big;
+  // The same with the body sent, made of requests: the client reads the 413 and only the 413,
+  // and the connection ends (before, httplib parsed the body as the requests that followed).
+  const std::string inner = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string requests;
+  while (requests.size() + inner.size() <= (20u << 20)) requests += inner;
+  const std::string sent_big = test::RawHttp(
+      server_->port(), "POST /v1/sessions/" + id + "/document HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key_ +
+                           "\r\nContent-Type: image/jpeg\r\nContent-Length: " + std::to_string(requests.size()) +
+                           "\r\n\r\n" + requests);
+  EXPECT_EQ(test::RawStatus(sent_big), 413) << sent_big.substr(0, 200);
+  EXPECT_EQ(sent_big.find("HTTP/1.1 ", 1), std::string::npos) << "a second answer: " << sent_big;
   // Truncated multipart (no closing boundary).
   const std::string mp = "--XyZ\r\nContent-Disposition: form-data; name=\"frames\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n" +
                          jpeg.substr(0, 100);

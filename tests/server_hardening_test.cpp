@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server_harness.h"
@@ -317,6 +318,45 @@ TEST(ServerHardening, ARequestRefusedBeforeItsBodyIsReadStillGetsItsAnswer) {
     ASSERT_TRUE(unknown) << "unknown session: no answer, transport error " << static_cast<int>(unknown.error());
     EXPECT_EQ(unknown->status, 404);
   }
+  EXPECT_EQ(server.Stop(), 0) << server.Stderr();
+}
+
+// What follows a body the server stopped reading must never be taken for requests: before, a
+// sender slower than the drain deadline had the rest of its body parsed as the next requests,
+// and the "GET /healthz" inside it answered.
+TEST(ServerHardening, ABodyLeftUnreadIsNeverParsedAsRequests) {
+  test::ScopedTempDir dir;
+  test::ServerProcess server(dir.path(), {"--liveness", "off", "--workers", "1"});
+  ASSERT_TRUE(server.ok()) << server.Stderr();
+  std::string requests;
+  while (requests.size() < (256u << 10)) requests += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const int fd = test::ConnectLoopback(server.port());
+  ASSERT_GE(fd, 0);
+  // No credentials: refused with 401 before the body is read; its first byte comes after the
+  // 3 s the server spends draining an unread body, the rest (requests) right behind it.
+  const std::string head =
+      "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(1 + requests.size()) + "\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  const std::string body = "{" + requests;
+  for (size_t sent = 0; sent < body.size();) {
+    const ssize_t n = ::send(fd, body.data() + sent, body.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may close once it has answered: that is allowed
+    sent += static_cast<size_t>(n);
+  }
+  std::string answers;
+  char buf[4096];
+  pollfd p{fd, POLLIN, 0};
+  while (::poll(&p, 1, 15000) > 0) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answers.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(test::RawStatus(answers), 401) << answers.substr(0, 300);
+  EXPECT_EQ(answers.find("HTTP/1.1 ", 1), std::string::npos) << "answered more than once: " << answers.substr(0, 600);
+  EXPECT_NE(answers.find("Connection: close"), std::string::npos) << answers.substr(0, 300);
   EXPECT_EQ(server.Stop(), 0) << server.Stderr();
 }
 

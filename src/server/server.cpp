@@ -2,6 +2,8 @@
 #include "server/static_files.h"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <sodium.h>
 #include <sys/socket.h>
 
@@ -48,6 +50,7 @@ __attribute__((noinline)) void WipeStackBelow() {
 namespace {
 
 thread_local bool t_overflow = false;  // this connection was accepted past the queue: answer 503
+thread_local bool t_body_left_unread = false;  // answered with part of the body unread: close after
 
 // httplib's ThreadPool queues accepted connections without bound. This one serves `threads`
 // connections at once, lets `max_queue` wait, and hands the rest to one overflow thread whose
@@ -331,30 +334,91 @@ httplib::Server::HandlerWithContentReader DrainingUnreadBody(httplib::Server::Ha
   return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
                                         const httplib::ContentReader& reader) {
     StackWipeOnExit wipe;  // the drain below reads the body through the stack after the handler's wipe
-    bool read = false;
+    bool read = false, complete = false;
     const httplib::ContentReader tracked(
         [&](httplib::ContentReceiver r) {
           read = true;
-          return reader(std::move(r));
+          return complete = reader(std::move(r));
         },
         [&](httplib::MultipartContentHeader h, httplib::ContentReceiver r) {
           read = true;
-          return reader(std::move(h), std::move(r));
+          return complete = reader(std::move(h), std::move(r));
         });
     if (t_overflow) {
       RefuseOverflow(res);
     } else {
       handler(req, res, tracked);
     }
-    if (read || !HasBody(req)) return;
-    const auto until = std::chrono::steady_clock::now() + kDrainDeadline;
-    const auto drop = [&](const char*, size_t) { return std::chrono::steady_clock::now() < until; };
-    if (req.is_multipart_form_data()) {
-      reader([](const httplib::MultipartFormData&) { return true; }, drop);
-    } else {
-      reader(drop);
+    if (!HasBody(req)) return;
+    if (!read) {
+      const auto until = std::chrono::steady_clock::now() + kDrainDeadline;
+      const auto drop = [&](const char*, size_t) { return std::chrono::steady_clock::now() < until; };
+      const int answered = res.status;  // httplib sets 400 when a read stops: the answer stays
+      complete = req.is_multipart_form_data() ? reader([](const httplib::MultipartFormData&) { return true; }, drop)
+                                              : reader(drop);
+      res.status = answered;
+    }
+    // A body not read to its end (a slow sender past the deadline, a malformed multipart part)
+    // must not be parsed as the requests that follow it: the connection closes after the answer.
+    if (!complete) {
+      t_body_left_unread = true;
+      res.set_header("Connection", "close");
     }
   };
+}
+
+// The socket a request came on, found by its address pair (httplib hands handlers no socket);
+// -1 if none matches. A rare path: only a connection with a body left unread comes here.
+int SocketOfRequest(const httplib::Request& req) {
+  auto numeric = [](const sockaddr_storage& a, socklen_t len, std::string& host, int& port) {
+    char h[NI_MAXHOST], p[NI_MAXSERV];
+    if (::getnameinfo(reinterpret_cast<const sockaddr*>(&a), len, h, sizeof h, p, sizeof p,
+                      NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+      return false;
+    host = h;
+    port = std::atoi(p);
+    return true;
+  };
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const int fd = std::atoi(entry.path().filename().c_str());
+    sockaddr_storage local{}, peer{};
+    socklen_t local_len = sizeof local, peer_len = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+      continue;
+    std::string local_host, peer_host;
+    int local_port = -1, peer_port = -1;
+    if (numeric(local, local_len, local_host, local_port) && numeric(peer, peer_len, peer_host, peer_port) &&
+        peer_host == req.remote_addr && peer_port == req.remote_port && local_port == req.local_port)
+      return fd;
+  }
+  return -1;
+}
+
+// A body left unread, wholly (a 413 sent from Content-Length alone) or in part (see
+// DrainingUnreadBody), would be parsed by httplib as the requests that follow it, whatever the
+// answer's Connection header says: a 20 MB body made of "GET /healthz" requests had two of them
+// answered after its 413, and a 10 GB one was read for as long as it came. Closing at once would
+// reset the connection, which can destroy the answer before the client reads it. So, once the
+// answer is written: a half-close, what still arrives read and dropped (never kept) for at most
+// kDrainDeadline, then the reading side shut, so that httplib's next read ends the connection.
+void CloseAfterUnreadBody(const httplib::Request& req) {
+  if (!t_body_left_unread) return;
+  t_body_left_unread = false;
+  const int fd = SocketOfRequest(req);
+  if (fd < 0) return;
+  ::shutdown(fd, SHUT_WR);
+  const auto until = std::chrono::steady_clock::now() + kDrainDeadline;
+  unsigned char buf[16384];
+  for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+    pollfd p{fd, POLLIN, 0};
+    const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
+    if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
+    if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break;  // EOF, or the client reset
+  }
+  sodium_memzero(buf, sizeof buf);
+  ::shutdown(fd, SHUT_RD);
 }
 
 // A route without a content reader on the overflow thread: httplib has read its body already.
@@ -1027,6 +1091,7 @@ Service::Service(const ServiceOptions& options) {
   http.set_keep_alive_timeout(options.keep_alive_timeout_s);
   http.set_keep_alive_max_count(100);
   http.set_pre_routing_handler([&m](const httplib::Request& req, httplib::Response& res) {
+    t_body_left_unread = false;  // a connection whose answer was not written left it set
     if (t_overflow) {
       m.metrics.Count("idmatch_rejected_total", "reason=\"connections\"");
       // With a body, the route answers once it has drained it (DrainingUnreadBody).
@@ -1042,6 +1107,7 @@ Service::Service(const ServiceOptions& options) {
       if (end == length.c_str() || *end != '\0' || n > m.opt.max_body_bytes) {
         SendError(res, {413, "payload_too_large", "request body over " + std::to_string(m.opt.max_body_bytes) + " bytes"});
         res.set_header("Connection", "close");
+        t_body_left_unread = HasBody(req);
         return httplib::Server::HandlerResponse::Handled;
       }
     }
@@ -1072,6 +1138,7 @@ Service::Service(const ServiceOptions& options) {
     // Method, path (ids only, no query), status: never headers or bodies.
     m.metrics.Count("idmatch_http_requests_total", "status=\"" + std::to_string(res.status) + "\"");
     std::fprintf(stderr, "%s %s %s %d\n", audit::NowRfc3339().c_str(), req.method.c_str(), req.path.c_str(), res.status);
+    CloseAfterUnreadBody(req);  // httplib logs once the answer is written
   });
   m.Routes();
   MountStaticFiles(http, DefaultWebRoot());  // the capture page (web/) at /

@@ -320,6 +320,37 @@ TEST(DocumentCapture, UtopiaScansAreTypedByTheirMrzAndGiveTheirPortrait) {
   }
 }
 
+// The boxes a report gives are in the photo's pixels, wherever the card lies: a passport data page
+// photographed upside down has its portrait and MRZ where the photo shows them (before, the
+// portrait's box was mapped as if the card were upright: on the wrong side of the photo).
+TEST(DocumentCapture, BoxesAreInThePhotoWhenTheCardIsUpsideDown) {
+  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
+  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
+  auto overlap = [](const cv::Rect& a, const cv::Rect& b) {
+    return static_cast<double>((a & b).area()) / std::max(1, (a | b).area());
+  };
+  for (const std::string f : {"passports/Canada.png", "other/TD2_ICAO_Example.png"}) {
+    const cv::Mat upright = LoadImageFile(DocDir() + "/specimens/images/" + f);
+    cv::Mat upside_down;
+    cv::rotate(upright, upside_down, cv::ROTATE_180);
+    const DocumentReport a = AnalyzeDocument(upright, layouts, &Analyzer());
+    const DocumentReport b = AnalyzeDocument(upside_down, layouts, &Analyzer());
+    ASSERT_TRUE(a.portrait_box_in_photo && b.portrait_box_in_photo && a.mrz_box_in_photo && b.mrz_box_in_photo) << f;
+    ASSERT_TRUE(a.mrz->mrz.valid && b.mrz->mrz.valid) << f;
+    auto turned = [&](const cv::Rect& r) {
+      return cv::Rect(upright.cols - r.br().x, upright.rows - r.br().y, r.width, r.height);
+    };
+    // The portrait is in the left half of the upright page, the MRZ in its bottom third.
+    EXPECT_LT(a.portrait_box_in_photo->br().x, upright.cols / 2) << f;
+    EXPECT_GT(a.mrz_box_in_photo->y, upright.rows * 2 / 3) << f;
+    EXPECT_GT(overlap(*b.portrait_box_in_photo, turned(*a.portrait_box_in_photo)), 0.6)
+        << f << ": " << *b.portrait_box_in_photo << " vs " << turned(*a.portrait_box_in_photo);
+    EXPECT_GT(overlap(*b.mrz_box_in_photo, turned(*a.mrz_box_in_photo)), 0.6)
+        << f << ": " << *b.mrz_box_in_photo << " vs " << turned(*a.mrz_box_in_photo);
+  }
+}
+
 // ICAO specimen scans through the whole document path, where the outline found is not where the
 // MRZ is: Latvia's and Monaco's scans show the card's front above its back (the outline takes one
 // side, the MRZ is on the other), Canada's data page came out of the colour test upside down.

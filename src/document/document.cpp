@@ -956,6 +956,13 @@ cv::Rect CardBoxInPhoto(const cv::Rect& box, const std::array<cv::Point2f, 4>& c
   return cv::boundingRect(out);
 }
 
+namespace {
+
+// The same outline starting from the opposite corner: the card it rectifies to is turned 180 degrees.
+std::array<cv::Point2f, 4> TurnedOutline(const std::array<cv::Point2f, 4>& c) { return {c[2], c[3], c[0], c[1]}; }
+
+}  // namespace
+
 cv::Rect PortraitCrop(const cv::Rect& face_box, cv::Size card_size) { return Expand(face_box, 2.2, card_size); }
 
 namespace {
@@ -1054,16 +1061,45 @@ std::vector<std::pair<std::array<cv::Point2f, 4>, double>> OutlinesGrownByHeader
 // a known document wins. A header band's inner edge or a clutter line can make an outline as
 // straight and as strong as the card's own, but the card it cuts out then lacks its header or
 // carries a strip of table, and matches every layout worse.
+// Under this confidence a card typed as a layout without an MRZ is also searched for one, and an
+// image of a document's shape is taken for the document rather than for an outline inside it.
+constexpr double kSureWithoutMrz = 0.7;
+
+// A landscape image within 3% of a layout's shape: a scan or a crop of that document, not a
+// camera frame.
+bool IsCroppedToADocument(cv::Size image, const std::vector<DocumentLayout>& layouts) {
+  if (image.width <= image.height) return false;
+  const double a = static_cast<double>(image.width) / image.height;
+  for (const auto& l : layouts)
+    if (std::abs(a / l.aspect() - 1) < 0.03) return true;
+  return false;
+}
+
 CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts) {
+  // A scan cropped to the card, edge to edge, has no outline of its own: what the search finds is
+  // a quad inside it (the US residence cards' specimen scans). An image of a document's shape
+  // whose best outline covers under half of it, and is not surely one of our designs, is the
+  // card. A camera frame is 4:3, 16:9, 3:2 or upright: never a document's shape, but for 16:10,
+  // where a card typed surely on its outline keeps it.
+  const bool document_shaped = !layouts.empty() && IsCroppedToADocument(rgb.size(), layouts);
+  auto whole_image = [&] {
+    const float w = static_cast<float>(rgb.cols), h = static_cast<float>(rgb.rows);
+    CardDetection d =
+        DetectionFromQuad({cv::Point2f(0, 0), cv::Point2f(w, 0), cv::Point2f(w, h), cv::Point2f(0, h)}, rgb.size());
+    d.touches_edge = false;  // the card's edges are the image's
+    d.problems.clear();
+    return d;
+  };
   const CardSearch search = CardCandidates(rgb, 6);
   const auto& cands = search.cands;
   CardDetection chosen;
   if (cands.empty()) {
+    if (document_shaped) return whole_image();
     chosen.problems.push_back(kCardNotFound);
     return chosen;
   }
   if (layouts.empty()) return DetectionFromQuad(cands[0].second, rgb.size());
-  double best = -1, best_rel = 0;
+  double best = -1, best_rel = 0, best_score = 0;
   auto judge = [&](const std::array<cv::Point2f, 4>& quad, double rel) {
     CardDetection d = DetectionFromQuad(quad, rgb.size());
     const double aspect = RectifyAspect(d.aspect);
@@ -1075,6 +1111,7 @@ CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLa
     if (v > best) {
       best = v;
       best_rel = rel;
+      best_score = c.scores.empty() ? 0.0 : c.scores[0].second;
       chosen = d;
     }
   };
@@ -1089,6 +1126,7 @@ CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLa
   const double base_rel = best_rel;
   for (const auto& [quad, evidence] : OutlinesGrownByHeaderBands(rgb, search, layouts, chosen.corners))
     judge(quad, 0.9 * base_rel * evidence);
+  if (document_shaped && chosen.area_fraction < 0.5 && best_score < kSureWithoutMrz) return whole_image();
   return chosen;
 }
 
@@ -1119,9 +1157,6 @@ std::vector<std::string> CardQualityProblems(const cv::Mat& card, const Document
   }
   return problems;
 }
-
-// Under this confidence a card typed as a layout without an MRZ is also searched for one.
-constexpr double kSureWithoutMrz = 0.7;
 
 // Lines of print across at least 3/4 of the card, in its top or bottom 40% (an MRZ is at one end
 // of the card whichever way up). A cheap look before an OCR pass (~0.5 s): measured 2026-11-27 on
@@ -1186,16 +1221,6 @@ bool IsOtherSideOf(const std::array<cv::Point2f, 4>& outline, const cv::Rect& mr
   return ratio > 0.95 && ratio < 1.4;
 }
 
-// A landscape image within 3% of a layout's shape: a scan or a crop of that document, not a
-// camera frame.
-bool IsCroppedToADocument(cv::Size image, const std::vector<DocumentLayout>& layouts) {
-  if (image.width <= image.height) return false;
-  const double a = static_cast<double>(image.width) / image.height;
-  for (const auto& l : layouts)
-    if (std::abs(a / l.aspect() - 1) < 0.03) return true;
-  return false;
-}
-
 }  // namespace
 
 DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
@@ -1221,42 +1246,30 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   // The outline's aspect under the other principal-point hypothesis (the card is rectified at the
   // whole-frame one), for the layouts' aspect test.
   double alt_aspect = 0;
+  if (r.detection.found) {
+    card =
+        Rectify(rgb, r.detection.corners, cv::Size(1000, static_cast<int>(1000 / RectifyAspect(r.detection.aspect))));
+    alt_aspect = RectifyAspect(r.detection.aspect_if_cropped);
+  } else {
+    // No edges of a card: perhaps a scan that is the document itself.
+    r.whole_image = true;
+    card = rgb.clone();
+  }
   bool turned_over = false;  // `card` is upside down relative to Rectify's
   // The card outline found when the MRZ was then read outside it (a scan of both sides).
   std::optional<std::array<cv::Point2f, 4>> outline_without_mrz;
-  const DocumentLayout* layout = nullptr;
-  // The card as `r.detection` outlines it, classified.
-  auto rectify_and_classify = [&] {
-    if (r.detection.found) {
-      card =
-          Rectify(rgb, r.detection.corners, cv::Size(1000, static_cast<int>(1000 / RectifyAspect(r.detection.aspect))));
-      alt_aspect = RectifyAspect(r.detection.aspect_if_cropped);
-    } else {
-      // No edges of a card: perhaps a scan that is the document itself.
-      r.whole_image = true;
-      card = rgb.clone();
-      alt_aspect = 0;
-    }
-    turned_over = false;
-    r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
-    layout = FindLayout(layouts, r.classification.type);
-  };
-  rectify_and_classify();
-  if (IsCroppedToADocument(rgb.size(), layouts) && (!r.detection.found || r.detection.area_fraction < 0.5) &&
-      (layout == nullptr || r.classification.confidence < kSureWithoutMrz)) {
-    // A scan cropped to the card, edge to edge, has no outline of its own: what the search finds
-    // is a quad inside it (the US residence cards' specimen scans). An image of a document's
-    // shape whose best outline covers under half of it, and is not surely one of our designs, is
-    // the card. A camera frame is 4:3, 16:9, 3:2 or upright: never a document's shape, but for
-    // 16:10, where a card typed surely on its outline keeps it.
+  r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
+  const DocumentLayout* layout = FindLayout(layouts, r.classification.type);
+  // A box on `card` -> its bounding box in the photo: through the outline (the image's own
+  // corners for a photo taken whole), from its opposite corner when the card was turned.
+  auto in_photo = [&](const cv::Rect& box) {
     const float w = static_cast<float>(rgb.cols), h = static_cast<float>(rgb.rows);
-    r.detection =
-        DetectionFromQuad({cv::Point2f(0, 0), cv::Point2f(w, 0), cv::Point2f(w, h), cv::Point2f(0, h)}, rgb.size());
-    r.detection.touches_edge = false;  // the card's edges are the image's
-    r.detection.problems.clear();
-    r.whole_image = false;
-    rectify_and_classify();
-  }
+    const std::array<cv::Point2f, 4> outline =
+        r.detection.found
+            ? r.detection.corners
+            : std::array<cv::Point2f, 4>{cv::Point2f(0, 0), cv::Point2f(w, 0), cv::Point2f(w, h), cv::Point2f(0, h)};
+    return CardBoxInPhoto(box, turned_over ? TurnedOutline(outline) : outline, card.size());
+  };
   for (const auto& p : r.detection.problems)
     if (p != kCardNotFound) add(p);
   const bool try_mrz = options.read_mrz && (r.whole_image || (layout && layout->mrz_format != MrzFormat::kUnknown) ||
@@ -1270,6 +1283,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // In doubt, the card is read only when it shows a line of print across it (of 100 generated
     // Korean captures, 42 were in doubt and each paid ~0.5 s for the read).
     MrzReading m = try_mrz || CardWideLines(card) >= 1 ? ReadMrz(card, options.ocr) : MrzReading{};
+    bool mrz_on_photo = false;  // `m` was read on the photo while `card` stayed the outline's
     if (!m.found && r.detection.found) {
       // No MRZ on the card as rectified. A card of no known design has its orientation from weak
       // colour evidence: it may be upside down. And the outline may not be the document's: in a
@@ -1295,9 +1309,11 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
         r.detection = CardDetection{};
         r.whole_image = true;
         card = rgb.clone();
+        turned_over = false;
         alt_aspect = 0;
       } else if (doubt && w.found && w.mrz.format != MrzFormat::kUnknown) {
         m = std::move(w);  // not valid: evidence against the colours only (below)
+        mrz_on_photo = true;
       }
     }
     if (m.found && (try_mrz || m.mrz.valid)) {
@@ -1311,6 +1327,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
         return c.state == CheckState::kPass && c.name != "state_codes";
       });
       if (m.mrz.valid || passing >= 2) mrz_format = read_format;
+      r.mrz_box_in_photo = in_photo(m.box);
       r.mrz = std::move(m);
       if (read_format != MrzFormat::kUnknown) {
         if (mrz_format != MrzFormat::kUnknown)
@@ -1335,6 +1352,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       // design that has none: the colours were wrong, and which document it is stays unknown
       // rather than guessed (the US and UK residence cards' specimen scans were typed as Korean
       // cards; their MRZs, as read, fail their checks).
+      r.mrz_box_in_photo = mrz_on_photo ? m.box : in_photo(m.box);
       r.mrz = std::move(m);
       r.classification.type = "unknown";
       r.classification.confidence = 0;
@@ -1395,10 +1413,10 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // one that fails its checks: Interpol's page, MRZ read but with a state code not on ICAO's
     // list, was turned upside down again by its colours and its portrait looked for in the wrong
     // corner.
-    if (r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown
-            ? turned_over
-            : LayoutScore(turned, *layout, 0, mrz_format) > LayoutScore(card, *layout, 0, mrz_format))
-      card = turned;
+    turned_over = r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown
+                      ? turned_over
+                      : LayoutScore(turned, *layout, 0, mrz_format) > LayoutScore(card, *layout, 0, mrz_format);
+    if (turned_over) card = turned;
   }
   r.rectified = card;
   for (const auto& p : CardQualityProblems(card, layout)) add(p);
@@ -1409,8 +1427,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // without a layout; a face anywhere is looked for only within a card's outline.
     // The card the portrait is on, and its outline in the photo (none for a photo taken whole).
     cv::Mat portrait_card = card;
-    std::optional<std::array<cv::Point2f, 4>> portrait_outline;
-    if (r.detection.found) portrait_outline = r.detection.corners;
+    std::optional<std::array<cv::Point2f, 4>> portrait_outline;  // the other side's, when the face is there
     // A scan of both sides of a card: the MRZ was read on one side, the portrait is on the other.
     // It is looked for only within that side's outline, as a face anywhere on a card typed by its
     // MRZ is: never on the page at large, where it could be a face beside the card.
@@ -1425,7 +1442,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       // MRZ's document number (someone else's card beside the MRZ would not). The side is read
       // both ways up: its orientation is the one the number reads in, where the face is upright.
       for (int turn = 0; other && turn < 2; ++turn) {
-        if (turn == 1) other = std::array<cv::Point2f, 4>{(*other)[2], (*other)[3], (*other)[0], (*other)[1]};
+        if (turn == 1) other = TurnedOutline(*other);
         cv::Mat side = Rectify(rgb, *other, layout->CanonicalSize());
         if (!PrintsDocumentNumber(side, r.mrz->mrz.fields.document_number, options.ocr)) continue;
         if (auto face = FindPortrait(side, nullptr, *analyzer)) {
@@ -1463,11 +1480,9 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       // pale one in black and white, has almost none.
       if (WashedOutFraction(portrait_card(Expand(*r.portrait_box, 0.8, portrait_card.size()))) > 0.05)
         add(kGlareOnPortrait);
-      if (portrait_outline) {
-        r.portrait_box_in_photo = CardBoxInPhoto(*r.portrait_box, *portrait_outline, portrait_card.size());
-      } else {
-        r.portrait_box_in_photo = r.portrait_box;
-      }
+      r.portrait_box_in_photo = portrait_outline
+                                    ? CardBoxInPhoto(*r.portrait_box, *portrait_outline, portrait_card.size())
+                                    : in_photo(*r.portrait_box);
     } else if (layout) {
       // The zone is there but holds no detectable face: something covers it, or glare does. Or
       // this is the back of an ID card: a TD1 card prints its MRZ on the back and its portrait on

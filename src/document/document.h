@@ -92,7 +92,8 @@ struct DocumentReport {
   Classification classification;
   std::string issuing_country;                    // the classified layout's issuer, when the type belongs to one state
   cv::Mat rectified;                              // the card, upright, at the layout's canonical size
-  std::optional<MrzReading> mrz;                  // when an MRZ was located
+  std::optional<MrzReading> mrz;                  // when an MRZ was located (its box on the image it was read on)
+  std::optional<cv::Rect> mrz_box_in_photo;       // the MRZ's bounding box in the input image
   std::optional<cv::Rect> portrait_box;           // in the rectified card (or its other side, below)
   // The portrait was found on the other side of a scan of both sides of the card (the MRZ's side
   // shows none): `portrait_box` is then in that side's rectification, not in `rectified`.

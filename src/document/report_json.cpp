@@ -2,7 +2,7 @@
 
 namespace idm::document {
 
-nlohmann::json MrzReadingJson(const MrzReading& m) {
+nlohmann::json MrzReadingJson(const MrzReading& m, const std::optional<cv::Rect>& box_in_photo) {
   const auto& r = m.mrz;
   nlohmann::json checks = nlohmann::json::object();
   for (const auto& c : r.checks)
@@ -23,6 +23,7 @@ nlohmann::json MrzReadingJson(const MrzReading& m) {
               {"sex", f.sex},
               {"expiry_date", f.expiry_date}};
   }
+  const cv::Rect b = box_in_photo.value_or(m.box);
   return {{"format", MrzFormatName(r.format)},
           {"lines", MaskMrzLines(r)},
           {"masked", true},
@@ -31,7 +32,7 @@ nlohmann::json MrzReadingJson(const MrzReading& m) {
           {"checks", checks},
           {"repairs", r.repairs},
           {"fields", fields},
-          {"box", {m.box.x, m.box.y, m.box.width, m.box.height}}};
+          {"box", {b.x, b.y, b.width, b.height}}};
 }
 
 nlohmann::json DocumentReportJson(const DocumentReport& r) {
@@ -56,7 +57,7 @@ nlohmann::json DocumentReportJson(const DocumentReport& r) {
           {"problems", problems},
           {"hints", hints},
           {"card", {{"found", found}, {"corners", corners}, {"whole_image", r.whole_image}}},
-          {"mrz", r.mrz ? MrzReadingJson(*r.mrz) : nlohmann::json(nullptr)},
+          {"mrz", r.mrz ? MrzReadingJson(*r.mrz, r.mrz_box_in_photo) : nlohmann::json(nullptr)},
           {"qr_read", r.qr_read},
           {"portrait", portrait}};
 }

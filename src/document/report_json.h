@@ -9,7 +9,8 @@
 
 namespace idm::document {
 
-nlohmann::json MrzReadingJson(const MrzReading& m);
+// `box` is `box_in_photo` when given (the report's), else the reading's own (on the image it was read on).
+nlohmann::json MrzReadingJson(const MrzReading& m, const std::optional<cv::Rect>& box_in_photo = std::nullopt);
 nlohmann::json DocumentReportJson(const DocumentReport& r);
 
 }  // namespace idm::document

@@ -25,6 +25,7 @@
 #include "eval/metrics.h"
 #include "face/analyzer.h"
 #include "freetype_text.h"
+#include "specimen_portraits.h"
 #include "test_util.h"
 
 namespace idm::document {
@@ -227,6 +228,44 @@ face::FaceAnalyzer LfwPhotoAnalyzer() {
   face::AnalyzerOptions o = EvalAnalyzerOptions();
   o.pick = face::FacePick::kCentral;  // LFW's protocol: the face the image is centred on
   return face::FaceAnalyzer(o);
+}
+
+// The portrait target on the specimen scans, through the whole document path (what
+// `idmatch document` and `verify --document` run), each found box checked against where the scan
+// prints its portrait (tests/specimen_portraits.h). The path never takes the largest face
+// anywhere on a photo taken whole (it could be the applicant's beside the document), which the
+// visas, having no layout, would need. Measured 2026-11-28: 29 of 34; missed: Sweden (front not
+// tied to its MRZ), the French and second US visa (no layout); another face: Malta (a hologram in
+// the TD2 zone), Peru (the back's fingerprint).
+TEST(DocumentEval, PortraitOnSpecimenScansThroughTheDocumentPath) {
+  if (!Slow()) GTEST_SKIP() << "set IDMATCH_SLOW=1";
+  const std::string dir = test::SharedDir() + "/data/documents/specimens/";
+  if (!test::Exists(dir + "labels.csv")) GTEST_SKIP() << "shared documents missing";
+  const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
+  const face::FaceAnalyzer analyzer;
+  int with_portrait = 0, right = 0, wrong = 0;
+  for (const auto& row : ReadCsvFile(dir + "labels.csv")) {
+    const auto* truth = test::FindSpecimenPortrait(row.at("file"));
+    ASSERT_NE(truth, nullptr) << row.at("file");
+    const cv::Mat img = LoadImageFile(dir + row.at("file"));
+    const DocumentReport r = AnalyzeDocument(img, layouts, &analyzer);
+    const char* verdict = "no portrait";
+    if (truth->fx < 0) {
+      verdict = r.portrait_box_in_photo ? "a face on a document without a portrait" : "none, rightly";
+    } else {
+      ++with_portrait;
+      if (r.portrait_box_in_photo) {
+        const bool is = test::IsThePortrait(*truth, *r.portrait_box_in_photo, img.size());
+        right += is;
+        wrong += !is;
+        verdict = is ? "the portrait" : "another face";
+      }
+    }
+    std::printf("  %-40s %s\n", row.at("file").c_str(), verdict);
+  }
+  std::printf("[portrait, document path] the printed face on %d of %d specimens with one, another face on %d\n", right,
+              with_portrait, wrong);
+  EXPECT_GE(10 * right, 9 * with_portrait);  // the 90%: not met (29 of 34, 2026-11-28)
 }
 
 TEST(DocumentEval, CardToSelfieOnLfwPairs) {

@@ -352,6 +352,37 @@ TEST(DocumentCapture, BoxesAreInThePhotoWhenTheCardIsUpsideDown) {
   }
 }
 
+// A visa (no layout of ours) scanned whole: its portrait is the largest face within the document
+// its valid MRZ is printed on (placed by the MRZ's format), never a face beside it. Before, a photo
+// taken whole without a layout gave no portrait at all.
+TEST(DocumentCapture, AVisaScanGivesItsPortraitAndNotAFaceBesideIt) {
+  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
+  if (!HaveModels() || !test::Exists(LfwDir() + "images")) GTEST_SKIP() << "models or LFW missing";
+  const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
+  for (const std::string f : {"images/visas/USA2.png", "images/visas/France.png"}) {
+    const auto* truth = test::FindSpecimenPortrait(f);
+    ASSERT_NE(truth, nullptr);
+    const cv::Mat visa = LoadImageFile(DocDir() + "/specimens/" + f);
+    const DocumentReport r = AnalyzeDocument(visa, layouts, &Analyzer());
+    EXPECT_TRUE(r.whole_image) << f;
+    ASSERT_TRUE(r.mrz && r.mrz->mrz.valid) << f;
+    ASSERT_TRUE(r.portrait_box_in_photo.has_value()) << f;
+    EXPECT_TRUE(test::IsThePortrait(*truth, *r.portrait_box_in_photo, visa.size())) << f;
+  }
+  // The visa below a band holding someone's face, larger than the visa's portrait.
+  const cv::Mat visa = LoadImageFile(DocDir() + "/specimens/images/visas/USA2.png");
+  const int band = 250;
+  cv::Mat page(visa.rows + band, visa.cols, CV_8UC3, cv::Scalar(255, 255, 255)), face;
+  visa.copyTo(page(cv::Rect(0, band, visa.cols, visa.rows)));
+  cv::resize(LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"), face, cv::Size(230, 230));
+  face.copyTo(page(cv::Rect(visa.cols / 2 - 115, 10, 230, 230)));
+  const DocumentReport r = AnalyzeDocument(page, layouts, &Analyzer());
+  ASSERT_TRUE(r.whole_image);  // the case this is about
+  ASSERT_TRUE(r.portrait_box_in_photo.has_value());
+  EXPECT_GE(r.portrait_box_in_photo->y, band) << *r.portrait_box_in_photo << ": the face beside the visa";
+  EXPECT_LT(r.portrait_box_in_photo->br().x, visa.cols / 3) << *r.portrait_box_in_photo;
+}
+
 // ICAO specimen scans through the whole document path, where the outline found is not where the
 // MRZ is: Latvia's and Monaco's scans show the card's front above its back (the outline takes one
 // side, the MRZ is on the other), Canada's data page came out of the colour test upside down.

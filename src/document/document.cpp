@@ -1223,6 +1223,37 @@ bool IsOtherSideOf(const std::array<cv::Point2f, 4>& outline, const cv::Rect& mr
 
 }  // namespace
 
+namespace {
+
+// The document an MRZ is printed on, as a box in the image the MRZ was read on (upright as read).
+// ICAO 9303 fixes what this needs: 10 characters per inch, each format's line length and document
+// size, and the MRZ along the bottom edge. Only for the formats whose MRZ shares its side with the
+// portrait (a TD1 card prints its MRZ on the back). 10% of slack on each side.
+std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image) {
+  struct Format {
+    MrzFormat format;
+    int chars;          // per line
+    double w_mm, h_mm;  // the document, landscape
+  };
+  static constexpr Format kFormats[] = {{MrzFormat::kTD2, 36, 105.0, 74.0},
+                                        {MrzFormat::kTD3, 44, 125.0, 88.0},
+                                        {MrzFormat::kMRVA, 44, 120.0, 80.0},
+                                        {MrzFormat::kMRVB, 36, 105.0, 74.0}};
+  const auto f =
+      std::find_if(std::begin(kFormats), std::end(kFormats), [&](const Format& x) { return x.format == m.mrz.format; });
+  if (f == std::end(kFormats) || m.box.width <= 0) return std::nullopt;
+  const double px_per_mm = m.box.width / (f->chars * 2.54), cx = m.box.x + m.box.width / 2.0;
+  const double bottom = m.box.br().y + 5 * px_per_mm;  // the MRZ's last line ends ~5 mm above the edge
+  const double w = f->w_mm * px_per_mm * 1.2, h = f->h_mm * px_per_mm * 1.1;
+  const cv::Rect doc =
+      cv::Rect(cvRound(cx - w / 2), cvRound(bottom + 0.1 * f->h_mm * px_per_mm - h), cvRound(w), cvRound(h)) &
+      cv::Rect(0, 0, image.width, image.height);
+  if (doc.empty()) return std::nullopt;
+  return doc;
+}
+
+}  // namespace
+
 DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
                                const face::FaceAnalyzer* analyzer, const DocumentOptions& options) {
   DocumentReport r;
@@ -1471,6 +1502,13 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       if (!ghost) r.portrait_box = anywhere;
     }
     if (!r.portrait_box && valid_mrz && !outline_without_mrz) search_other_side();
+    if (!r.portrait_box && r.whole_image && layout == nullptr && r.mrz && r.mrz->mrz.valid) {
+      // A photo taken whole, with a valid MRZ of a document that is none of our layouts (a visa):
+      // the largest face within the document the MRZ is printed on, as its format's size puts it
+      // around the MRZ. A face beside the document, the applicant's, is outside it.
+      if (const auto doc = DocumentAroundMrz(*r.mrz, card.size()))
+        if (const auto face = FindPortrait(card(*doc), nullptr, *analyzer)) r.portrait_box = *face + doc->tl();
+    }
     if (r.portrait_box) {
       r.portrait = portrait_card(PortraitCrop(*r.portrait_box, portrait_card.size())).clone();
       // Glare over the face itself, which the zone test above misses: a lamination highlight

@@ -1057,10 +1057,6 @@ std::vector<std::pair<std::array<cv::Point2f, 4>, double>> OutlinesGrownByHeader
   return grown;
 }
 
-// Outlines that score close to the best compete on what they show: the one that looks most like
-// a known document wins. A header band's inner edge or a clutter line can make an outline as
-// straight and as strong as the card's own, but the card it cuts out then lacks its header or
-// carries a strip of table, and matches every layout worse.
 // Under this confidence a card typed as a layout without an MRZ is also searched for one, and an
 // image of a document's shape is taken for the document rather than for an outline inside it.
 constexpr double kSureWithoutMrz = 0.7;
@@ -1075,6 +1071,10 @@ bool IsCroppedToADocument(cv::Size image, const std::vector<DocumentLayout>& lay
   return false;
 }
 
+// Outlines that score close to the best compete on what they show: the one that looks most like
+// a known document wins. A header band's inner edge or a clutter line can make an outline as
+// straight and as strong as the card's own, but the card it cuts out then lacks its header or
+// carries a strip of table, and matches every layout worse.
 CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts) {
   // A scan cropped to the card, edge to edge, has no outline of its own: what the search finds is
   // a quad inside it (the US residence cards' specimen scans). An image of a document's shape
@@ -1221,14 +1221,11 @@ bool IsOtherSideOf(const std::array<cv::Point2f, 4>& outline, const cv::Rect& mr
   return ratio > 0.95 && ratio < 1.4;
 }
 
-}  // namespace
-
-namespace {
-
 // The document an MRZ is printed on, as a box in the image the MRZ was read on (upright as read).
 // ICAO 9303 fixes what this needs: 10 characters per inch, each format's line length and document
 // size, and the MRZ along the bottom edge. Only for the formats whose MRZ shares its side with the
-// portrait (a TD1 card prints its MRZ on the back). 10% of slack on each side.
+// portrait (a TD1 card prints its MRZ on the back). Slack: a tenth of the width on either side,
+// a tenth of the height below.
 std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image) {
   struct Format {
     MrzFormat format;
@@ -1454,9 +1451,9 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   if (options.find_portrait && analyzer != nullptr) {
     // The reference must be the document's printed portrait, never a face beside the document
     // (the applicant holding it up). A photo taken whole as the document (no outline, or an MRZ
-    // outside the outline) is therefore searched only in its layout's zone, and not at all
-    // without a layout; a face anywhere is looked for only within a card's outline.
-    // The card the portrait is on, and its outline in the photo (none for a photo taken whole).
+    // outside the outline) is therefore searched only in its layout's zone or, without a layout,
+    // within the document its valid MRZ is printed on; a face anywhere is looked for only within
+    // a card's outline. The card the portrait is on:
     cv::Mat portrait_card = card;
     std::optional<std::array<cv::Point2f, 4>> portrait_outline;  // the other side's, when the face is there
     // A scan of both sides of a card: the MRZ was read on one side, the portrait is on the other.

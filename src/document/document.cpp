@@ -958,6 +958,12 @@ cv::Rect CardBoxInPhoto(const cv::Rect& box, const std::array<cv::Point2f, 4>& c
 
 namespace {
 
+// The image's own corners, as an outline: for a photo that is the document.
+std::array<cv::Point2f, 4> ImageOutline(cv::Size image) {
+  const float w = static_cast<float>(image.width), h = static_cast<float>(image.height);
+  return {cv::Point2f(0, 0), cv::Point2f(w, 0), cv::Point2f(w, h), cv::Point2f(0, h)};
+}
+
 // The same outline starting from the opposite corner: the card it rectifies to is turned 180 degrees.
 std::array<cv::Point2f, 4> TurnedOutline(const std::array<cv::Point2f, 4>& c) { return {c[2], c[3], c[0], c[1]}; }
 
@@ -1083,9 +1089,7 @@ CardDetection ChooseCardOutline(const cv::Mat& rgb, const std::vector<DocumentLa
   // where a card typed surely on its outline keeps it.
   const bool document_shaped = !layouts.empty() && IsCroppedToADocument(rgb.size(), layouts);
   auto whole_image = [&] {
-    const float w = static_cast<float>(rgb.cols), h = static_cast<float>(rgb.rows);
-    CardDetection d =
-        DetectionFromQuad({cv::Point2f(0, 0), cv::Point2f(w, 0), cv::Point2f(w, h), cv::Point2f(0, h)}, rgb.size());
+    CardDetection d = DetectionFromQuad(ImageOutline(rgb.size()), rgb.size());
     d.touches_edge = false;  // the card's edges are the image's
     d.problems.clear();
     return d;
@@ -1291,11 +1295,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   // A box on `card` -> its bounding box in the photo: through the outline (the image's own
   // corners for a photo taken whole), from its opposite corner when the card was turned.
   auto in_photo = [&](const cv::Rect& box) {
-    const float w = static_cast<float>(rgb.cols), h = static_cast<float>(rgb.rows);
-    const std::array<cv::Point2f, 4> outline =
-        r.detection.found
-            ? r.detection.corners
-            : std::array<cv::Point2f, 4>{cv::Point2f(0, 0), cv::Point2f(w, 0), cv::Point2f(w, h), cv::Point2f(0, h)};
+    const std::array<cv::Point2f, 4> outline = r.detection.found ? r.detection.corners : ImageOutline(rgb.size());
     return CardBoxInPhoto(box, turned_over ? TurnedOutline(outline) : outline, card.size());
   };
   for (const auto& p : r.detection.problems)

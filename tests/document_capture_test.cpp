@@ -699,6 +699,27 @@ TEST(DocumentPortrait, FoundOnSpecimens) {
   EXPECT_EQ(wrong, 0);
 }
 
+// Two scans of both sides of a card where the document path took another face for the portrait
+// (2026-11-28). Peru: the MRZ block took the print's edge under the MRZ for a line and dropped the
+// first, the reading failed, and the card outline's side (the back) gave its fingerprint. Malta:
+// typed by colour as the TD2 layout, upside down, so its zone fell on the hologram.
+TEST(DocumentPortrait, ScansOnceGivingAnotherFaceGiveTheirPrintedFace) {
+  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
+  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  for (const std::string file : {"images/id_cards/Peru.png", "images/id_cards/Malta_BAD.png"}) {
+    SCOPED_TRACE(file);
+    const cv::Mat img = LoadImageFile(DocDir() + "/specimens/" + file);
+    const DocumentReport r = AnalyzeDocument(img, Layouts(), &Analyzer());
+    ASSERT_TRUE(r.portrait_box_in_photo.has_value());
+    EXPECT_TRUE(test::IsThePortrait(*test::FindSpecimenPortrait(file), *r.portrait_box_in_photo, img.size()));
+  }
+  // Peru's MRZ as printed: its check digits and the composite pass.
+  const MrzReading peru = ReadMrz(LoadImageFile(DocDir() + "/specimens/images/id_cards/Peru.png"));
+  EXPECT_TRUE(peru.mrz.valid);
+  ASSERT_EQ(peru.mrz.lines.size(), 3u);
+  EXPECT_EQ(peru.mrz.lines[0].substr(0, 5), "I<PER");
+}
+
 TEST(DocumentPortrait, FoundOnGeneratedCardsOfEveryLayout) {
   if (!HaveModels() || !test::Exists(LfwDir() + "images")) GTEST_SKIP() << "models or LFW missing";
   const cv::Mat face = LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");

@@ -1288,6 +1288,13 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     card = rgb.clone();
   }
   bool turned_over = false;  // `card` is upside down relative to Rectify's
+  // Whether the photo shows two lines of print across it, as a scan of a document does: asked by
+  // the MRZ read and the other-side search, counted once.
+  std::optional<int> photo_wide_lines;
+  auto photo_shows_print_across = [&] {
+    if (!photo_wide_lines) photo_wide_lines = CardWideLines(rgb);
+    return *photo_wide_lines >= 2;
+  };
   // The card outline found when the MRZ was then read outside it (a scan of both sides).
   std::optional<std::array<cv::Point2f, 4>> outline_without_mrz;
   r.classification = ClassifyBothWays(card, layouts, mrz_format, 400, alt_aspect, &turned_over);
@@ -1327,7 +1334,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
         card = turned;
         turned_over = !turned_over;
       } else if (MrzReading w =
-                     r.detection.touches_edge || CardWideLines(rgb) >= 2 ? ReadMrz(rgb, options.ocr) : MrzReading{};
+                     r.detection.touches_edge || photo_shows_print_across() ? ReadMrz(rgb, options.ocr) : MrzReading{};
                  w.mrz.valid) {
         // The image is the document (a scan): its outline and the problems found with it go.
         m = std::move(w);
@@ -1446,6 +1453,24 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
                       : LayoutScore(turned, *layout, 0, mrz_format) > LayoutScore(card, *layout, 0, mrz_format);
     if (turned_over) card = turned;
   }
+  // The face in the layout's portrait zone, once looked for (below).
+  std::optional<std::optional<cv::Rect>> zone_face;
+  if (layout && r.detection.found && options.find_portrait && analyzer != nullptr &&
+      !(r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown)) {
+    // Without an MRZ the orientation is the colours', weak evidence on a design that is not ours:
+    // Malta's card, typed as the TD2 layout, came out upside down and the hologram its zone then
+    // fell on was taken for the portrait. A printed face is upright, and the detector finds faces
+    // upright: the zone is searched both ways up and the larger face says which way the card lies.
+    cv::Mat turned;
+    cv::rotate(card, turned, cv::ROTATE_180);
+    zone_face = FindPortrait(card, layout, *analyzer);
+    const auto turned_face = FindPortrait(turned, layout, *analyzer);
+    if (turned_face && (!*zone_face || turned_face->area() > (*zone_face)->area())) {
+      card = turned;
+      turned_over = !turned_over;
+      zone_face = turned_face;
+    }
+  }
   r.rectified = card;
   for (const auto& p : CardQualityProblems(card, layout)) add(p);
   if (options.find_portrait && analyzer != nullptr) {
@@ -1463,7 +1488,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       std::optional<std::array<cv::Point2f, 4>> other;
       if (outline_without_mrz && IsOtherSideOf(*outline_without_mrz, r.mrz->box)) {
         other = outline_without_mrz;
-      } else if (r.detection.found && CardWideLines(rgb) >= 2) {
+      } else if (r.detection.found && photo_shows_print_across()) {
         other = OtherSideOutline(rgb, r.detection.corners);
       }
       // Two card-sized outlines on a page are one document only if the other side prints the
@@ -1487,7 +1512,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // the portrait is than the layout's zone laid over a page of two sides.
     if (valid_mrz && outline_without_mrz) search_other_side();
     const bool search = !(r.whole_image && layout == nullptr);
-    if (!r.portrait_box && search) r.portrait_box = FindPortrait(card, layout, *analyzer);
+    if (!r.portrait_box && search) r.portrait_box = zone_face ? *zone_face : FindPortrait(card, layout, *analyzer);
     if (!r.portrait_box && valid_mrz && !r.whole_image) {
       // Typed by its MRZ alone, the document may be another state's design with the portrait
       // elsewhere than our zone: the largest face on the card, unless it sits where the layout

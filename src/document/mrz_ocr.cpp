@@ -218,15 +218,18 @@ std::vector<Line> PickBlock(std::vector<Line> lines) {
   for (auto& g : groups)
     if (g.size() >= 2 && g.size() <= 3) best = g;  // the last group of MRZ size
   if (best.size() > 3) {
-    // Three of its lines: those with the most fillers among them, the lowest on a tie. A line that
-    // joined without fillers can be the print's bottom edge under the MRZ (Peru's card: taking the
-    // lowest three dropped the first MRZ line for it).
+    // Three consecutive lines, those with the most MRZ-like lines (with fillers) among them, the
+    // lowest on a tie. A line that joined without fillers can be the print's edge under the MRZ:
+    // on Peru's card, taking the lowest three dropped the first MRZ line for it.
     size_t from = 0;
     int most = -1;
     for (size_t i = 0; i + 3 <= best.size(); ++i) {
       const int n = static_cast<int>(
           std::count_if(best.begin() + i, best.begin() + i + 3, [](const Line& l) { return LooksLikeMrz(l.text); }));
-      if (n >= most) most = n, from = i;
+      if (n >= most) {
+        most = n;
+        from = i;
+      }
     }
     best = std::vector<Line>(best.begin() + from, best.begin() + from + 3);
   }

@@ -712,12 +712,13 @@ TEST(DocumentPortrait, ScansOnceGivingAnotherFaceGiveTheirPrintedFace) {
     const DocumentReport r = AnalyzeDocument(img, Layouts(), &Analyzer());
     ASSERT_TRUE(r.portrait_box_in_photo.has_value());
     EXPECT_TRUE(test::IsThePortrait(*test::FindSpecimenPortrait(file), *r.portrait_box_in_photo, img.size()));
+    if (file.find("Peru") == std::string::npos) continue;
+    // Peru's MRZ as printed, its first line included: its check digits and the composite pass.
+    ASSERT_TRUE(r.mrz.has_value());
+    EXPECT_TRUE(r.mrz->mrz.valid);
+    ASSERT_EQ(r.mrz->mrz.lines.size(), 3u);
+    EXPECT_EQ(r.mrz->mrz.lines[0].substr(0, 5), "I<PER");
   }
-  // Peru's MRZ as printed: its check digits and the composite pass.
-  const MrzReading peru = ReadMrz(LoadImageFile(DocDir() + "/specimens/images/id_cards/Peru.png"));
-  EXPECT_TRUE(peru.mrz.valid);
-  ASSERT_EQ(peru.mrz.lines.size(), 3u);
-  EXPECT_EQ(peru.mrz.lines[0].substr(0, 5), "I<PER");
 }
 
 TEST(DocumentPortrait, FoundOnGeneratedCardsOfEveryLayout) {

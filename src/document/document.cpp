@@ -885,7 +885,8 @@ Classification ClassifyAt(const cv::Mat& rectified, const std::vector<DocumentLa
   return c;
 }
 
-// Card orientation: the layout match of the card and of the card turned 180 degrees.
+// The layout match of the card and of the card turned 180 degrees, the card turned to the better:
+// the way up the card is typed and its MRZ read in. OrientCard decides once the type is known.
 Classification ClassifyBothWays(cv::Mat& rectified, const std::vector<DocumentLayout>& layouts, MrzFormat f,
                                 int width = 400, double alt_aspect = 0, bool* turned_over = nullptr) {
   cv::Mat flat;
@@ -973,39 +974,47 @@ cv::Rect PortraitCrop(const cv::Rect& face_box, cv::Size card_size) { return Exp
 
 namespace {
 
+// A face the detector found on a card: its box on the card, and the detection in the zone as the
+// detector saw it, kept so the face mesh can look at the same face without detecting it again.
+struct CardFace {
+  cv::Rect box;
+  face::FaceBox detection;  // in `zone`'s pixels
+  face::FloatImage zone;    // the searched zone, enlarged for a small portrait
+};
+
 // The largest face in `zone` of the card, brought to ~480 px on its long side for the detector
-// (portraits are small), as a box on the card.
-std::optional<cv::Rect> LargestFaceIn(const cv::Mat& card, const cv::Rect& zone, const face::FaceAnalyzer& analyzer) {
+// (portraits are small).
+std::optional<CardFace> LargestFaceIn(const cv::Mat& card, const cv::Rect& zone, const face::FaceAnalyzer& analyzer) {
   cv::Mat crop = card(zone);
   const double up = std::clamp(480.0 / std::max(crop.cols, crop.rows), 1.0, 4.0);
   cv::Mat big;
   cv::resize(crop, big, cv::Size(), up, up, up > 1 ? cv::INTER_CUBIC : cv::INTER_AREA);
+  face::FloatImage seen = face::ToFloat(big);
   // Largest first: the main portrait (a ghost image is smaller and paler).
-  for (const auto& f : analyzer.DetectAll(face::ToFloat(big))) {
+  for (const auto& f : analyzer.DetectAll(seen)) {
     cv::Rect b(cvRound(f.box.x / up) + zone.x, cvRound(f.box.y / up) + zone.y, cvRound(f.box.width / up),
                cvRound(f.box.height / up));
     b &= cv::Rect(0, 0, card.cols, card.rows);
-    if (b.area() > 0) return b;
+    if (b.area() > 0) return CardFace{b, f, std::move(seen)};
   }
   return std::nullopt;
 }
 
-// Whether the face mesh, run on the portrait's crop, takes what the detector boxed for a face
-// (its face-presence score). Printed portraits of a usable size score 0.98 and up; a hologram, an
-// emblem or a fingerprint taken by the detector 0.03 at most; so do a few tiny real portraits
-// (0.003-0.005), which is why this only ever breaks a tie, never rejects a portrait on its own.
-bool MeshSeesAFace(const cv::Mat& card, const cv::Rect& face_box, const face::FaceAnalyzer& analyzer) {
-  const face::FloatImage crop = face::ToFloat(card(PortraitCrop(face_box, card.size())).clone());
-  const auto faces = analyzer.DetectAll(crop);
-  return !faces.empty() && analyzer.mesh_model().Refine(crop, faces.front()).score >= 0.5f;
+// Whether the face mesh takes what the detector boxed for a face (its face-presence score).
+// Measured on the portrait's crop, printed portraits of a usable size score 0.98 and up; a
+// hologram, an emblem or a fingerprint taken by the detector 0.03 at most; so do a few tiny real
+// portraits (0.003-0.005), which is why this only ever breaks a tie, never rejects a portrait on
+// its own. Run on the zone as the detector saw it instead (no second detection), it turned the
+// same cards: 280 generated captures and the specimens, portrait for portrait.
+bool MeshSeesAFace(const CardFace& face, const face::FaceAnalyzer& analyzer) {
+  return analyzer.mesh_model().Refine(face.zone, face.detection).score >= 0.5f;
 }
 
-}  // namespace
-
-std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout,
-                                     const face::FaceAnalyzer& analyzer) {
+// FindPortrait, with the detection.
+std::optional<CardFace> FindPortraitFace(const cv::Mat& card, const DocumentLayout* layout,
+                                         const face::FaceAnalyzer& analyzer) {
   if (layout) return LargestFaceIn(card, Expand(layout->portrait.ToRect(card.size()), 1.5, card.size()), analyzer);
-  std::optional<cv::Rect> best = LargestFaceIn(card, cv::Rect(0, 0, card.cols, card.rows), analyzer);
+  std::optional<CardFace> best = LargestFaceIn(card, cv::Rect(0, 0, card.cols, card.rows), analyzer);
   if (best) return best;
   // A portrait a quarter of the card's height is too small for the detector in the whole card:
   // squares of the card's short side, half a side apart along the long one (a card, or a scan of
@@ -1015,11 +1024,19 @@ std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* 
   if (side < 32 || length > 4 * side) return best;
   for (int at = 0;; at = std::min(at + side / 2, length - side)) {
     const cv::Rect window = wide ? cv::Rect(at, 0, side, side) : cv::Rect(0, at, side, side);
-    const auto face = LargestFaceIn(card, window, analyzer);
-    if (face && (!best || face->area() > best->area())) best = face;
+    auto face = LargestFaceIn(card, window, analyzer);
+    if (face && (!best || face->box.area() > best->box.area())) best = std::move(face);
     if (at + side >= length) break;
   }
   return best;
+}
+
+}  // namespace
+
+std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* layout,
+                                     const face::FaceAnalyzer& analyzer) {
+  if (auto face = FindPortraitFace(card, layout, analyzer)) return face->box;
+  return std::nullopt;
 }
 
 namespace {
@@ -1263,6 +1280,47 @@ std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image) {
   return doc;
 }
 
+// A card of a known layout, rectified at the layout's size, the right way up.
+struct OrientedCard {
+  cv::Mat card;
+  bool turned_over = false;           // relative to Rectify's corners
+  std::optional<CardFace> zone_face;  // the face in the portrait zone, when it was looked for
+};
+
+// Which way up the card lies, decided once its layout is known, from the strongest evidence there
+// is. ClassifyBothWays chose a way up to type the card and read its MRZ in; this is the decision.
+//  1. An MRZ found at all was read upright (Tesseract lays out no upside-down `<<` lines), even
+//     one that fails its checks (`turned_by_mrz`): Interpol's page, MRZ read but with a state code
+//     not on ICAO's list, was turned upside down again by its colours and its portrait looked for
+//     in the wrong corner.
+//  2. Otherwise, the layout's colours: the card against the card turned 180 degrees.
+//  3. A card those colours typed narrowly and that has no MRZ read (`face_check`) has its way up
+//     from weak evidence: Malta's card, typed as the TD2 layout at 0.57, came out upside down and
+//     the hologram its zone then fell on was taken for the portrait. A printed face is upright, so
+//     the card is turned when its zone holds no face the face mesh believes in and, turned, it
+//     does. Not by the detector's scores: on generated captures a line of print upside down
+//     outscored a portrait under glare (0.87 against 0.81).
+OrientedCard OrientCard(const cv::Mat& rectified, const DocumentLayout& layout, std::optional<bool> turned_by_mrz,
+                        MrzFormat mrz_format, const face::FaceAnalyzer* face_check) {
+  cv::Mat turned;
+  cv::rotate(rectified, turned, cv::ROTATE_180);
+  OrientedCard o;
+  o.turned_over = turned_by_mrz
+                      ? *turned_by_mrz
+                      : LayoutScore(turned, layout, 0, mrz_format) > LayoutScore(rectified, layout, 0, mrz_format);
+  o.card = o.turned_over ? turned : rectified;
+  if (turned_by_mrz || face_check == nullptr) return o;
+  o.zone_face = FindPortraitFace(o.card, &layout, *face_check);
+  if (o.zone_face && MeshSeesAFace(*o.zone_face, *face_check)) return o;
+  const cv::Mat& other = o.turned_over ? rectified : turned;
+  if (auto face = FindPortraitFace(other, &layout, *face_check); face && MeshSeesAFace(*face, *face_check)) {
+    o.card = other;
+    o.turned_over = !o.turned_over;
+    o.zone_face = std::move(face);
+  }
+  return o;
+}
+
 }  // namespace
 
 DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLayout>& layouts,
@@ -1449,42 +1507,16 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   if (r.classification.confidence < options.unknown_below) r.classification.type = "unknown";
   layout = FindLayout(layouts, r.classification.type);
   if (layout) r.issuing_country = layout->issuing_country;
-  if (layout && r.detection.found) card = Rectify(rgb, r.detection.corners, layout->CanonicalSize());
+  std::optional<CardFace> zone_face;  // found while orienting the card, else looked for below
   if (layout && r.detection.found) {
-    // Re-apply the orientation chosen above: the one its MRZ was read in, else the better layout match.
-    cv::Mat turned;
-    cv::rotate(card, turned, cv::ROTATE_180);
-    // An MRZ found at all (Tesseract lays out no upside-down `<<` lines) was read upright, even
-    // one that fails its checks: Interpol's page, MRZ read but with a state code not on ICAO's
-    // list, was turned upside down again by its colours and its portrait looked for in the wrong
-    // corner.
-    turned_over = r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown
-                      ? turned_over
-                      : LayoutScore(turned, *layout, 0, mrz_format) > LayoutScore(card, *layout, 0, mrz_format);
-    if (turned_over) card = turned;
-  }
-  // The face in the layout's portrait zone, once looked for (below).
-  std::optional<std::optional<cv::Rect>> zone_face;
-  if (layout && r.detection.found && options.find_portrait && analyzer != nullptr &&
-      r.classification.confidence < kSureWithoutMrz &&
-      !(r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown)) {
-    // Typed by its colours narrowly and with no MRZ read, the card has its orientation from weak
-    // evidence: Malta's card, typed as the TD2 layout at 0.57, came out upside down and the
-    // hologram its zone then fell on was taken for the portrait. A printed face is upright, so the
-    // card is turned when the zone holds no face the face mesh believes in and, turned, it does.
-    // Not by the detector's scores: on generated captures a line of print upside down outscored a
-    // portrait under glare (0.87 against 0.81).
-    zone_face = FindPortrait(card, layout, *analyzer);
-    if (!*zone_face || !MeshSeesAFace(card, **zone_face, *analyzer)) {
-      cv::Mat turned;
-      cv::rotate(card, turned, cv::ROTATE_180);
-      if (const auto turned_face = FindPortrait(turned, layout, *analyzer);
-          turned_face && MeshSeesAFace(turned, *turned_face, *analyzer)) {
-        card = turned;
-        turned_over = !turned_over;
-        zone_face = turned_face;
-      }
-    }
+    const bool mrz_read = r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown;
+    const bool face_check = options.find_portrait && !mrz_read && r.classification.confidence < kSureWithoutMrz;
+    OrientedCard o = OrientCard(Rectify(rgb, r.detection.corners, layout->CanonicalSize()), *layout,
+                                mrz_read ? std::optional<bool>(turned_over) : std::nullopt, mrz_format,
+                                face_check ? analyzer : nullptr);
+    card = o.card;
+    turned_over = o.turned_over;
+    zone_face = std::move(o.zone_face);
   }
   r.rectified = card;
   for (const auto& p : CardQualityProblems(card, layout)) add(p);
@@ -1527,7 +1559,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // the portrait is than the layout's zone laid over a page of two sides.
     if (valid_mrz && outline_without_mrz) search_other_side();
     const bool search = !(r.whole_image && layout == nullptr);
-    if (!r.portrait_box && search) r.portrait_box = zone_face ? *zone_face : FindPortrait(card, layout, *analyzer);
+    if (!r.portrait_box && search) r.portrait_box = zone_face ? zone_face->box : FindPortrait(card, layout, *analyzer);
     if (!r.portrait_box && valid_mrz && !r.whole_image) {
       // Typed by its MRZ alone, the document may be another state's design with the portrait
       // elsewhere than our zone: the largest face on the card, unless it sits where the layout

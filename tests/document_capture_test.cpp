@@ -721,6 +721,41 @@ TEST(DocumentPortrait, ScansOnceGivingAnotherFaceGiveTheirPrintedFace) {
   }
 }
 
+// A passport page on a larger scan: no outline, so the photo is taken whole, typed by its valid
+// MRZ, and the layout's zone must be laid over the document the MRZ is printed on, not over the
+// page (it fell on the white to the page's left: no portrait).
+TEST(DocumentPortrait, APassportPageOnALargerScanGivesItsPortrait) {
+  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
+  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  const std::string file = "images/passports/Iceland.png";
+  const cv::Mat scan = LoadImageFile(DocDir() + "/specimens/" + file);
+  cv::Rect at;
+  const DocumentReport r = AnalyzeDocument(test::OnWhitePage(scan, 0.6, true, at), Layouts(), &Analyzer());
+  EXPECT_TRUE(r.whole_image);
+  ASSERT_TRUE(r.mrz.has_value());
+  EXPECT_TRUE(r.mrz->mrz.valid);
+  EXPECT_EQ(r.classification.type, "passport_td3");
+  ASSERT_TRUE(r.portrait_box_in_photo.has_value());
+  const cv::Rect in_scan = *r.portrait_box_in_photo - at.tl();
+  EXPECT_TRUE(test::IsThePortrait(*test::FindSpecimenPortrait(file), in_scan, scan.size())) << in_scan;
+}
+
+// The UK residence permit's front on a larger scan is typed by its colours, narrowly (0.53), as
+// the resident registration card, a design it is not: where that layout prints its portrait, the
+// detector took the permit's signature for a face, which the face mesh does not believe in. The
+// face on the card the mesh believes in is its portrait.
+TEST(DocumentPortrait, ACardTypedNarrowlyAsAnotherDesignGivesItsPrintedFaceNotItsSignature) {
+  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
+  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  const std::string file = "images/resident_cards/UK.png";
+  const cv::Mat scan = LoadImageFile(DocDir() + "/specimens/" + file);
+  cv::Rect at;
+  const DocumentReport r = AnalyzeDocument(test::OnWhitePage(scan, 0.3, false, at), Layouts(), &Analyzer());
+  ASSERT_TRUE(r.portrait_box_in_photo.has_value());
+  const cv::Rect in_scan = *r.portrait_box_in_photo - at.tl();
+  EXPECT_TRUE(test::IsThePortrait(*test::FindSpecimenPortrait(file), in_scan, scan.size())) << in_scan;
+}
+
 TEST(DocumentPortrait, FoundOnGeneratedCardsOfEveryLayout) {
   if (!HaveModels() || !test::Exists(LfwDir() + "images")) GTEST_SKIP() << "models or LFW missing";
   const cv::Mat face = LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");

@@ -66,4 +66,15 @@ inline bool IsThePortrait(const SpecimenPortrait& s, const cv::Rect& box, cv::Si
          box.contains(cv::Point(static_cast<int>(s.fx * image.width), static_cast<int>(s.fy * image.height)));
 }
 
+// `scan` laid on a white page, as a flatbed scan of a document is: 2 x `margin` of its width more
+// across (a quarter of that on the near side, the rest on the far one; `right` puts the scan on the
+// page's right) and `margin` of its height more, half above and half below. `at`: where it lies.
+inline cv::Mat OnWhitePage(const cv::Mat& scan, double margin, bool right, cv::Rect& at) {
+  at = cv::Rect(cvRound((right ? 1.5 : 0.5) * margin * scan.cols), cvRound(0.5 * margin * scan.rows), scan.cols,
+                scan.rows);
+  cv::Mat page(scan.rows + 2 * at.y, scan.cols + cvRound(2 * margin * scan.cols), CV_8UC3, cv::Scalar::all(255));
+  scan.copyTo(page(at));
+  return page;
+}
+
 }  // namespace idm::test

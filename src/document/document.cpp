@@ -1255,9 +1255,9 @@ bool IsOtherSideOf(const std::array<cv::Point2f, 4>& outline, const cv::Rect& mr
 // The document an MRZ is printed on, as a box in the image the MRZ was read on (upright as read).
 // ICAO 9303 fixes what this needs: 10 characters per inch, each format's line length and document
 // size, and the MRZ along the bottom edge. Only for the formats whose MRZ shares its side with the
-// portrait (a TD1 card prints its MRZ on the back). Slack: a tenth of the width on either side,
-// a tenth of the height below.
-std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image) {
+// portrait (a TD1 card prints its MRZ on the back). `slack`: that fraction of the document's width
+// added on either side, and of its height below.
+std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image, double slack) {
   struct Format {
     MrzFormat format;
     int chars;          // per line
@@ -1272,9 +1272,9 @@ std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image) {
   if (f == std::end(kFormats) || m.box.width <= 0) return std::nullopt;
   const double px_per_mm = m.box.width / (f->chars * 2.54), cx = m.box.x + m.box.width / 2.0;
   const double bottom = m.box.br().y + 5 * px_per_mm;  // the MRZ's last line ends ~5 mm above the edge
-  const double w = f->w_mm * px_per_mm * 1.2, h = f->h_mm * px_per_mm * 1.1;
+  const double w = f->w_mm * px_per_mm * (1 + 2 * slack), h = f->h_mm * px_per_mm * (1 + slack);
   const cv::Rect doc =
-      cv::Rect(cvRound(cx - w / 2), cvRound(bottom + 0.1 * f->h_mm * px_per_mm - h), cvRound(w), cvRound(h)) &
+      cv::Rect(cvRound(cx - w / 2), cvRound(bottom + slack * f->h_mm * px_per_mm - h), cvRound(w), cvRound(h)) &
       cv::Rect(0, 0, image.width, image.height);
   if (doc.empty()) return std::nullopt;
   return doc;
@@ -1284,7 +1284,7 @@ std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image) {
 struct OrientedCard {
   cv::Mat card;
   bool turned_over = false;           // relative to Rectify's corners
-  std::optional<CardFace> zone_face;  // the face in the portrait zone, when it was looked for
+  std::optional<CardFace> portrait;   // when it was looked for to decide
 };
 
 // Which way up the card lies, decided once its layout is known, from the strongest evidence there
@@ -1310,13 +1310,29 @@ OrientedCard OrientCard(const cv::Mat& rectified, const DocumentLayout& layout, 
                       : LayoutScore(turned, layout, 0, mrz_format) > LayoutScore(rectified, layout, 0, mrz_format);
   o.card = o.turned_over ? turned : rectified;
   if (turned_by_mrz || face_check == nullptr) return o;
-  o.zone_face = FindPortraitFace(o.card, &layout, *face_check);
-  if (o.zone_face && MeshSeesAFace(*o.zone_face, *face_check)) return o;
+  o.portrait = FindPortraitFace(o.card, &layout, *face_check);
+  if (o.portrait && MeshSeesAFace(*o.portrait, *face_check)) return o;
   const cv::Mat& other = o.turned_over ? rectified : turned;
   if (auto face = FindPortraitFace(other, &layout, *face_check); face && MeshSeesAFace(*face, *face_check)) {
     o.card = other;
     o.turned_over = !o.turned_over;
-    o.zone_face = std::move(face);
+    o.portrait = std::move(face);
+    return o;
+  }
+  // No believable face in the zone either way up: the colours may have typed a design that is not
+  // ours (the UK residence permit, typed as the resident registration card at 0.53, had a signature
+  // taken for a face where that layout prints its portrait). A face the mesh believes in anywhere
+  // on the card, either way up, is then the better guess.
+  for (const bool turn : {false, true}) {
+    const cv::Mat& side = turn ? other : o.card;
+    if (auto face = FindPortraitFace(side, nullptr, *face_check); face && MeshSeesAFace(*face, *face_check)) {
+      if (turn) {
+        o.card = other;
+        o.turned_over = !o.turned_over;
+      }
+      o.portrait = std::move(face);
+      return o;
+    }
   }
   return o;
 }
@@ -1507,7 +1523,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   if (r.classification.confidence < options.unknown_below) r.classification.type = "unknown";
   layout = FindLayout(layouts, r.classification.type);
   if (layout) r.issuing_country = layout->issuing_country;
-  std::optional<CardFace> zone_face;  // found while orienting the card, else looked for below
+  std::optional<CardFace> oriented_portrait;  // found while orienting the card, else looked for below
   if (layout && r.detection.found) {
     const bool mrz_read = r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown;
     const bool face_check = options.find_portrait && !mrz_read && r.classification.confidence < kSureWithoutMrz;
@@ -1516,7 +1532,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
                                 face_check ? analyzer : nullptr);
     card = o.card;
     turned_over = o.turned_over;
-    zone_face = std::move(o.zone_face);
+    oriented_portrait = std::move(o.portrait);
   }
   r.rectified = card;
   for (const auto& p : CardQualityProblems(card, layout)) add(p);
@@ -1558,8 +1574,18 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     // A page whose outline left the MRZ out: a front tied to the MRZ is better evidence of where
     // the portrait is than the layout's zone laid over a page of two sides.
     if (valid_mrz && outline_without_mrz) search_other_side();
+    // A photo taken whole is a page the document may lie anywhere on (a flatbed scan): the
+    // layout's zone is laid over the document its valid MRZ is printed on, where the format puts
+    // it, rather than over the page (TD1 aside: its MRZ is on the back).
+    const std::optional<cv::Rect> page_document =
+        r.whole_image && valid_mrz ? DocumentAroundMrz(*r.mrz, card.size(), 0) : std::nullopt;
     const bool search = !(r.whole_image && layout == nullptr);
-    if (!r.portrait_box && search) r.portrait_box = zone_face ? zone_face->box : FindPortrait(card, layout, *analyzer);
+    if (!r.portrait_box && page_document) {
+      if (const auto face = FindPortrait(card(*page_document), layout, *analyzer))
+        r.portrait_box = *face + page_document->tl();
+    } else if (!r.portrait_box && search) {
+      r.portrait_box = oriented_portrait ? oriented_portrait->box : FindPortrait(card, layout, *analyzer);
+    }
     if (!r.portrait_box && valid_mrz && !r.whole_image) {
       // Typed by its MRZ alone, the document may be another state's design with the portrait
       // elsewhere than our zone: the largest face on the card, unless it sits where the layout
@@ -1575,7 +1601,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       // A photo taken whole, with a valid MRZ of a document that is none of our layouts (a visa):
       // the largest face within the document the MRZ is printed on, as its format's size puts it
       // around the MRZ. A face beside the document, the applicant's, is outside it.
-      if (const auto doc = DocumentAroundMrz(*r.mrz, card.size()))
+      if (const auto doc = DocumentAroundMrz(*r.mrz, card.size(), 0.1))
         if (const auto face = FindPortrait(card(*doc), nullptr, *analyzer)) r.portrait_box = *face + doc->tl();
     }
     if (r.portrait_box) {

@@ -35,6 +35,13 @@ std::string DocDir() { return test::SharedDir() + "/data/documents"; }
 std::string LfwDir() { return test::SharedDir() + "/data/faces/lfw_view2/"; }
 bool HaveModels() { return test::Exists(test::ModelDir() + "/human-models/models/facemesh.json"); }
 
+// GTEST_SKIP returns from the test body, so the guard must be a macro.
+#define SKIP_WITHOUT_SPECIMENS_OR_MODELS()                                                             \
+  do {                                                                                                 \
+    if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing"; \
+    if (!HaveModels()) GTEST_SKIP() << "models missing";                                               \
+  } while (false)
+
 const std::vector<DocumentLayout>& Layouts() {
   static const auto l = LoadLayouts(LayoutDir());
   return l;
@@ -325,8 +332,7 @@ TEST(DocumentCapture, UtopiaScansAreTypedByTheirMrzAndGiveTheirPortrait) {
 // photographed upside down has its portrait and MRZ where the photo shows them (before, the
 // portrait's box was mapped as if the card were upright: on the wrong side of the photo).
 TEST(DocumentCapture, BoxesAreInThePhotoWhenTheCardIsUpsideDown) {
-  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
-  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  SKIP_WITHOUT_SPECIMENS_OR_MODELS();
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
   auto overlap = [](const cv::Rect& a, const cv::Rect& b) {
     return static_cast<double>((a & b).area()) / std::max(1, (a | b).area());
@@ -392,8 +398,7 @@ TEST(DocumentCapture, AVisaScanGivesItsPortraitAndNotAFaceBesideIt) {
 // only from its layout's zone or from the other side tied to its MRZ, never the largest face
 // anywhere (which could be the applicant's beside the card).
 TEST(DocumentCapture, SpecimenScansAreReadWhereTheOutlineMissesTheMrz) {
-  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
-  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  SKIP_WITHOUT_SPECIMENS_OR_MODELS();
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
   struct Case {
     std::string name, type;
@@ -463,8 +468,7 @@ TEST(DocumentCapture, SpecimenScansAreReadWhereTheOutlineMissesTheMrz) {
 // card's orientation (Interpol's page, whose state code INP is not on ICAO's list, was turned
 // upside down by its colours, and its portrait looked for in the wrong corner).
 TEST(DocumentCapture, ScansCroppedToTheDocumentAreTheDocument) {
-  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
-  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  SKIP_WITHOUT_SPECIMENS_OR_MODELS();
   const auto layouts = LoadLayouts(std::string(IDMATCH_SOURCE_DIR) + "/layouts");
   struct Case {
     std::string file, type;
@@ -674,8 +678,7 @@ TEST(DocumentMrzOcr, UtopiaAndSpecimens) {
 // printed portrait (tests/specimen_portraits.h, checked by eye). Measured 2026-11-28: 34 of the
 // 34 scans with a portrait; on the 1997 German visa, which has none, it takes the emblem.
 TEST(DocumentPortrait, FoundOnSpecimens) {
-  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
-  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  SKIP_WITHOUT_SPECIMENS_OR_MODELS();
   int with_portrait = 0, right = 0, wrong = 0;
   for (const auto& row : ReadCsvFile(DocDir() + "/specimens/labels.csv")) {
     const auto* truth = test::FindSpecimenPortrait(row.at("file"));
@@ -704,8 +707,7 @@ TEST(DocumentPortrait, FoundOnSpecimens) {
 // first, the reading failed, and the card outline's side (the back) gave its fingerprint. Malta:
 // typed by colour as the TD2 layout, upside down, so its zone fell on the hologram.
 TEST(DocumentPortrait, ScansOnceGivingAnotherFaceGiveTheirPrintedFace) {
-  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
-  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  SKIP_WITHOUT_SPECIMENS_OR_MODELS();
   for (const std::string file : {"images/id_cards/Peru.png", "images/id_cards/Malta_BAD.png"}) {
     SCOPED_TRACE(file);
     const cv::Mat img = LoadImageFile(DocDir() + "/specimens/" + file);
@@ -721,23 +723,37 @@ TEST(DocumentPortrait, ScansOnceGivingAnotherFaceGiveTheirPrintedFace) {
   }
 }
 
+// A specimen scan laid on a white page (test::OnWhitePage) and analysed.
+struct SpecimenOnPage {
+  cv::Mat scan;
+  cv::Rect at;  // where the scan lies on the page
+  DocumentReport report;
+  // Whether the reported portrait is the one the scan prints.
+  bool GivesItsPortrait(const std::string& file) const {
+    return report.portrait_box_in_photo &&
+           test::IsThePortrait(*test::FindSpecimenPortrait(file), *report.portrait_box_in_photo - at.tl(), scan.size());
+  }
+};
+SpecimenOnPage AnalyzeOnWhitePage(const std::string& file, double margin, bool right) {
+  SpecimenOnPage p;
+  p.scan = LoadImageFile(DocDir() + "/specimens/" + file);
+  p.report = AnalyzeDocument(test::OnWhitePage(p.scan, margin, right, p.at), Layouts(), &Analyzer());
+  return p;
+}
+
 // A passport page on a larger scan: no outline, so the photo is taken whole, typed by its valid
 // MRZ, and the layout's zone must be laid over the document the MRZ is printed on, not over the
 // page (it fell on the white to the page's left: no portrait).
 TEST(DocumentPortrait, APassportPageOnALargerScanGivesItsPortrait) {
-  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
-  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  SKIP_WITHOUT_SPECIMENS_OR_MODELS();
   const std::string file = "images/passports/Iceland.png";
-  const cv::Mat scan = LoadImageFile(DocDir() + "/specimens/" + file);
-  cv::Rect at;
-  const DocumentReport r = AnalyzeDocument(test::OnWhitePage(scan, 0.6, true, at), Layouts(), &Analyzer());
+  const SpecimenOnPage page = AnalyzeOnWhitePage(file, 0.6, true);
+  const DocumentReport& r = page.report;
   EXPECT_TRUE(r.whole_image);
   ASSERT_TRUE(r.mrz.has_value());
   EXPECT_TRUE(r.mrz->mrz.valid);
   EXPECT_EQ(r.classification.type, "passport_td3");
-  ASSERT_TRUE(r.portrait_box_in_photo.has_value());
-  const cv::Rect in_scan = *r.portrait_box_in_photo - at.tl();
-  EXPECT_TRUE(test::IsThePortrait(*test::FindSpecimenPortrait(file), in_scan, scan.size())) << in_scan;
+  EXPECT_TRUE(page.GivesItsPortrait(file));
 }
 
 // The UK residence permit's front on a larger scan is typed by its colours, narrowly (0.53), as
@@ -745,15 +761,9 @@ TEST(DocumentPortrait, APassportPageOnALargerScanGivesItsPortrait) {
 // detector took the permit's signature for a face, which the face mesh does not believe in. The
 // face on the card the mesh believes in is its portrait.
 TEST(DocumentPortrait, ACardTypedNarrowlyAsAnotherDesignGivesItsPrintedFaceNotItsSignature) {
-  if (!test::Exists(DocDir() + "/specimens/labels.csv")) GTEST_SKIP() << "shared documents missing";
-  if (!HaveModels()) GTEST_SKIP() << "models missing";
+  SKIP_WITHOUT_SPECIMENS_OR_MODELS();
   const std::string file = "images/resident_cards/UK.png";
-  const cv::Mat scan = LoadImageFile(DocDir() + "/specimens/" + file);
-  cv::Rect at;
-  const DocumentReport r = AnalyzeDocument(test::OnWhitePage(scan, 0.3, false, at), Layouts(), &Analyzer());
-  ASSERT_TRUE(r.portrait_box_in_photo.has_value());
-  const cv::Rect in_scan = *r.portrait_box_in_photo - at.tl();
-  EXPECT_TRUE(test::IsThePortrait(*test::FindSpecimenPortrait(file), in_scan, scan.size())) << in_scan;
+  EXPECT_TRUE(AnalyzeOnWhitePage(file, 0.3, false).GivesItsPortrait(file));
 }
 
 TEST(DocumentPortrait, FoundOnGeneratedCardsOfEveryLayout) {

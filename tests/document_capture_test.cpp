@@ -766,6 +766,28 @@ TEST(DocumentPortrait, ACardTypedNarrowlyAsAnotherDesignGivesItsPrintedFaceNotIt
   EXPECT_TRUE(AnalyzeOnWhitePage(file, 0.3, false).GivesItsPortrait(file));
 }
 
+// A portrait's crop is centred on the face the document path found, and another face in its
+// margin can be larger (on a card printed from an LFW photo, a face in the photo's background):
+// the face analysed is the one the crop is centred on (kPortraitFace), not the largest.
+TEST(DocumentPortrait, TheCropsCentredFaceIsAnalysedNotALargerOneInItsMargin) {
+  if (!HaveModels() || !test::Exists(LfwDir() + "images")) GTEST_SKIP() << "models or LFW missing";
+  const cv::Mat holder = LoadImageFile(LfwDir() + "images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
+  const cv::Mat other = LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");
+  // LFW's 250 px images: the other person at full size on the right, the holder at 60% in the
+  // middle, on top.
+  cv::Mat crop(250, 600, CV_8UC3, cv::Scalar::all(200)), small;
+  other.copyTo(crop(cv::Rect(350, 0, 250, 250)));
+  cv::resize(holder, small, cv::Size(150, 150), 0, 0, cv::INTER_AREA);
+  small.copyTo(crop(cv::Rect(225, 50, 150, 150)));
+  const face::FaceAnalysis centred = Analyzer().Analyze(crop, kPortraitFace);
+  const face::FaceAnalysis largest = Analyzer().Analyze(crop, face::FacePick::kLargest);
+  ASSERT_GE(centred.faces_found, 2);
+  EXPECT_GT(face::CosineSimilarity(centred.embedding, Analyzer().Analyze(holder).embedding), 0.93);
+  // The control: the largest face is the other person's.
+  EXPECT_GT(face::CosineSimilarity(largest.embedding, Analyzer().Analyze(other).embedding), 0.93);
+  EXPECT_LT(face::CosineSimilarity(centred.embedding, largest.embedding), 0.9);
+}
+
 TEST(DocumentPortrait, FoundOnGeneratedCardsOfEveryLayout) {
   if (!HaveModels() || !test::Exists(LfwDir() + "images")) GTEST_SKIP() << "models or LFW missing";
   const cv::Mat face = LoadImageFile(LfwDir() + "images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg");

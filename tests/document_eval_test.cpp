@@ -351,7 +351,7 @@ TEST(DocumentEval, CardToSelfieOnLfwPairs) {
         bool ok = false;
         if (!r.portrait.empty()) {
           try {
-            e = portrait.Analyze(r.portrait).embedding;
+            e = portrait.Analyze(r.portrait, kPortraitFace).embedding;
             ok = true;
           } catch (const Error&) {
           }
@@ -506,7 +506,7 @@ TEST(DocumentEval, CardPortraitLossPerDegradation) {
       if (!box) continue;
       const cv::Rect crop = PortraitCrop(*box, rectified.size());
       try {
-        const face::Embedding e = portrait.Analyze(rectified(crop).clone()).embedding;
+        const face::Embedding e = portrait.Analyze(rectified(crop).clone(), kPortraitFace).embedding;
         const double s = face::CosineSimilarity(e, pairs[i].eb);
         printed += face::CosineSimilarity(e, pairs[i].ea);
         selfie += s;

@@ -41,7 +41,7 @@ std::vector<FaceBox> FaceAnalyzer::DetectAll(const FloatImage& frame) const {
   return faces;
 }
 
-FaceAnalysis FaceAnalyzer::Analyze(const cv::Mat& rgb) const {
+FaceAnalysis FaceAnalyzer::Analyze(const cv::Mat& rgb, FacePick pick) const {
   FaceAnalysis r;
   auto t0 = std::chrono::steady_clock::now();
   const FloatImage frame = ToFloat(rgb);
@@ -50,7 +50,7 @@ FaceAnalysis FaceAnalyzer::Analyze(const cv::Mat& rgb) const {
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in the image");
   r.faces_found = static_cast<int>(faces.size());
   r.detection = faces.front();
-  if (options_.pick == FacePick::kCentral) {
+  if (pick == FacePick::kCentral) {
     const cv::Point2f c(rgb.cols / 2.f, rgb.rows / 2.f);
     auto dist = [&](const FaceBox& f) { return cv::norm(c - (f.box.tl() + f.box.br()) * 0.5f); };
     for (const FaceBox& f : faces) {

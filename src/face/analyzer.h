@@ -1,5 +1,5 @@
-// One image -> the face to compare: detect every face, pick the largest, landmark it, judge its
-// quality and embed it. This is the single path from pixels to an embedding.
+// One image -> the face to compare: detect every face, pick one (the largest, or the central one),
+// landmark it, judge its quality and embed it. This is the single path from pixels to an embedding.
 #pragma once
 
 #include <memory>
@@ -15,8 +15,9 @@
 
 namespace idm::face {
 
-// Which face to use when there are several. A live capture or a card portrait wants the largest;
-// LFW's protocol means the face its images are centred on (a larger one can be in the background).
+// Which face to use when there are several. A live capture wants the largest; LFW's protocol means
+// the face its images are centred on (a larger one can be in the background), and so does a card
+// portrait's crop (document::kPortraitFace).
 enum class FacePick { kLargest, kCentral };
 
 struct AnalyzerOptions {
@@ -40,8 +41,10 @@ class FaceAnalyzer {
  public:
   explicit FaceAnalyzer(const AnalyzerOptions& options = {});
 
-  // Throws Error(kNoFace) when no face is found.
-  FaceAnalysis Analyze(const cv::Mat& rgb) const;
+  // Throws Error(kNoFace) when no face is found. The face is the one `options().pick` says, or
+  // `pick`.
+  FaceAnalysis Analyze(const cv::Mat& rgb) const { return Analyze(rgb, options_.pick); }
+  FaceAnalysis Analyze(const cv::Mat& rgb, FacePick pick) const;
   // Every face in the image, largest first (for counting and multi-face handling).
   std::vector<FaceBox> DetectAll(const FloatImage& frame) const;
 

@@ -613,7 +613,7 @@ struct Service::Impl {
       std::optional<verify::FaceSummary> portrait;
       if (!report.portrait.empty()) {
         try {
-          portrait = verify::AnalyzeInto(w.analyzer, report.portrait, s.document_embedding);
+          portrait = verify::AnalyzeInto(w.analyzer, report.portrait, s.document_embedding, document::kPortraitFace);
         } catch (const Error& e) {
           if (e.code() != ErrorCode::kNoFace) throw;
         }

@@ -64,17 +64,19 @@ ImageReport Report(const face::FaceAnalysis& a) {
 }
 }  // namespace
 
-VerifyResult Verifier::Verify(const cv::Mat& reference_rgb, const cv::Mat& probe_rgb) const {
+VerifyResult Verifier::Verify(const cv::Mat& reference_rgb, const cv::Mat& probe_rgb,
+                              std::optional<face::FacePick> reference_pick) const {
   const auto t0 = std::chrono::steady_clock::now();
-  auto analyse = [](const face::FaceAnalyzer& an, const cv::Mat& img, const char* which) {
+  auto analyse = [](const face::FaceAnalyzer& an, const cv::Mat& img, face::FacePick pick, const char* which) {
     try {
-      return an.Analyze(img);
+      return an.Analyze(img, pick);
     } catch (const Error& e) {
       throw Error(e.code(), std::string(which) + " image: " + e.what());
     }
   };
-  auto ref_future = std::async(std::launch::async, analyse, std::cref(reference_), std::cref(reference_rgb), "reference");
-  face::FaceAnalysis probe = analyse(probe_, probe_rgb, "probe");
+  auto ref_future = std::async(std::launch::async, analyse, std::cref(reference_), std::cref(reference_rgb),
+                               reference_pick.value_or(reference_.options().pick), "reference");
+  face::FaceAnalysis probe = analyse(probe_, probe_rgb, probe_.options().pick, "probe");
   face::FaceAnalysis ref = ref_future.get();
   VerifyResult r;
   r.score = face::CosineSimilarity(ref.embedding, probe.embedding);

@@ -768,7 +768,7 @@ TEST(DocumentPortrait, ACardTypedNarrowlyAsAnotherDesignGivesItsPrintedFaceNotIt
 
 // A portrait's crop is centred on the face the document path found, and another face in its
 // margin can be larger (on a card printed from an LFW photo, a face in the photo's background):
-// the face analysed is the one the crop is centred on (kPortraitFace), not the largest.
+// the face AnalyzePortrait analyses is the one the crop is centred on, not the largest.
 TEST(DocumentPortrait, TheCropsCentredFaceIsAnalysedNotALargerOneInItsMargin) {
   if (!HaveModels() || !test::Exists(LfwDir() + "images")) GTEST_SKIP() << "models or LFW missing";
   const cv::Mat holder = LoadImageFile(LfwDir() + "images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
@@ -779,7 +779,7 @@ TEST(DocumentPortrait, TheCropsCentredFaceIsAnalysedNotALargerOneInItsMargin) {
   other.copyTo(crop(cv::Rect(350, 0, 250, 250)));
   cv::resize(holder, small, cv::Size(150, 150), 0, 0, cv::INTER_AREA);
   small.copyTo(crop(cv::Rect(225, 50, 150, 150)));
-  const face::FaceAnalysis centred = Analyzer().Analyze(crop, kPortraitFace);
+  const face::FaceAnalysis centred = AnalyzePortrait(Analyzer(), crop);
   const face::FaceAnalysis largest = Analyzer().Analyze(crop, face::FacePick::kLargest);
   ASSERT_GE(centred.faces_found, 2);
   EXPECT_GT(face::CosineSimilarity(centred.embedding, Analyzer().Analyze(holder).embedding), 0.93);

@@ -90,7 +90,7 @@ int VerifyDocument(const Args& args) {
   if (doc.portrait.empty())
     throw Error(ErrorCode::kNoFace, "document image '" + card_path + "': no portrait found" +
                                         (problems.empty() ? "" : " (" + problems + ")"));
-  const verify::VerifyResult r = verifier.Verify(doc.portrait, probe, document::kPortraitFace);
+  const verify::VerifyResult r = verifier.VerifyPortrait(doc.portrait, probe);
   if (args.Has("json")) {
     nlohmann::json j = DecisionJson(r);
     j["document"] = {{"type", doc.classification.type}, {"problems", doc.problems}};

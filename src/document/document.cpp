@@ -972,6 +972,10 @@ std::array<cv::Point2f, 4> TurnedOutline(const std::array<cv::Point2f, 4>& c) { 
 
 cv::Rect PortraitCrop(const cv::Rect& face_box, cv::Size card_size) { return Expand(face_box, 2.2, card_size); }
 
+face::FaceAnalysis AnalyzePortrait(const face::FaceAnalyzer& analyzer, const cv::Mat& portrait_crop) {
+  return analyzer.Analyze(portrait_crop, face::FacePick::kCentral);
+}
+
 namespace {
 
 // A face the detector found on a card: its box on the card, and the detection in the zone as the
@@ -1284,7 +1288,8 @@ std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image, d
 struct OrientedCard {
   cv::Mat card;
   bool turned_over = false;           // relative to Rectify's corners
-  std::optional<CardFace> portrait;   // when it was looked for to decide
+  std::optional<CardFace> portrait;   // the portrait search's answer, if `portrait_searched`
+  bool portrait_searched = false;     // the layout's zone was searched to decide
 };
 
 // Which way up the card lies, decided once its layout is known, from the strongest evidence there
@@ -1310,30 +1315,32 @@ OrientedCard OrientCard(const cv::Mat& rectified, const DocumentLayout& layout, 
                       : LayoutScore(turned, layout, 0, mrz_format) > LayoutScore(rectified, layout, 0, mrz_format);
   o.card = o.turned_over ? turned : rectified;
   if (turned_by_mrz || face_check == nullptr) return o;
-  o.portrait = FindPortraitFace(o.card, &layout, *face_check);
-  if (o.portrait && MeshSeesAFace(*o.portrait, *face_check)) return o;
-  const cv::Mat& other = o.turned_over ? rectified : turned;
-  if (auto face = FindPortraitFace(other, &layout, *face_check); face && MeshSeesAFace(*face, *face_check)) {
-    o.card = other;
-    o.turned_over = !o.turned_over;
+  const cv::Mat other = o.turned_over ? rectified : turned;
+  // A face the mesh believes in, in the layout's zone (`zone`) or anywhere on the card (null), on
+  // this side (`turn` false) or the other: the side it is on is taken as upright.
+  auto believable_face = [&](const DocumentLayout* zone, bool turn) {
+    auto face = FindPortraitFace(turn ? other : o.card, zone, *face_check);
+    if (!face || !MeshSeesAFace(*face, *face_check)) return false;
+    if (turn) {
+      o.card = other;
+      o.turned_over = !o.turned_over;
+    }
     o.portrait = std::move(face);
+    return true;
+  };
+  o.portrait_searched = true;
+  std::optional<CardFace> zone_face = FindPortraitFace(o.card, &layout, *face_check);
+  if (zone_face && MeshSeesAFace(*zone_face, *face_check)) {
+    o.portrait = std::move(zone_face);
     return o;
   }
+  if (believable_face(&layout, true)) return o;
   // No believable face in the zone either way up: the colours may have typed a design that is not
   // ours (the UK residence permit, typed as the resident registration card at 0.53, had a signature
   // taken for a face where that layout prints its portrait). A face the mesh believes in anywhere
   // on the card, either way up, is then the better guess.
-  for (const bool turn : {false, true}) {
-    const cv::Mat& side = turn ? other : o.card;
-    if (auto face = FindPortraitFace(side, nullptr, *face_check); face && MeshSeesAFace(*face, *face_check)) {
-      if (turn) {
-        o.card = other;
-        o.turned_over = !o.turned_over;
-      }
-      o.portrait = std::move(face);
-      return o;
-    }
-  }
+  if (believable_face(nullptr, false) || believable_face(nullptr, true)) return o;
+  o.portrait = std::move(zone_face);  // the zone's face the mesh does not believe in, or none
   return o;
 }
 
@@ -1524,6 +1531,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   layout = FindLayout(layouts, r.classification.type);
   if (layout) r.issuing_country = layout->issuing_country;
   std::optional<CardFace> oriented_portrait;  // found while orienting the card, else looked for below
+  bool portrait_searched = false;             // the orientation's search is the answer, none or one
   if (layout && r.detection.found) {
     const bool mrz_read = r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown;
     const bool face_check = options.find_portrait && !mrz_read && r.classification.confidence < kSureWithoutMrz;
@@ -1533,6 +1541,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     card = o.card;
     turned_over = o.turned_over;
     oriented_portrait = std::move(o.portrait);
+    portrait_searched = o.portrait_searched;
   }
   r.rectified = card;
   for (const auto& p : CardQualityProblems(card, layout)) add(p);
@@ -1584,7 +1593,9 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
       if (const auto face = FindPortrait(card(*page_document), layout, *analyzer))
         r.portrait_box = *face + page_document->tl();
     } else if (!r.portrait_box && search) {
-      r.portrait_box = oriented_portrait ? oriented_portrait->box : FindPortrait(card, layout, *analyzer);
+      r.portrait_box = !portrait_searched  ? FindPortrait(card, layout, *analyzer)
+                       : oriented_portrait ? std::optional<cv::Rect>(oriented_portrait->box)
+                                           : std::nullopt;
     }
     if (!r.portrait_box && valid_mrz && !r.whole_image) {
       // Typed by its MRZ alone, the document may be another state's design with the portrait

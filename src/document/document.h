@@ -75,10 +75,12 @@ std::optional<cv::Rect> FindPortrait(const cv::Mat& card, const DocumentLayout* 
 // The crop of the card handed to the face pipeline around a portrait's face box: the face with the
 // margin (2.2 x the box) its landmarks and alignment need.
 cv::Rect PortraitCrop(const cv::Rect& face_box, cv::Size card_size);
-// The face of such a crop that is the portrait: the one it is centred on. Another face in its
-// margin can be larger (on cards printed from LFW photos, a face in the photo's background: taking
-// the largest cost 2 points of card-vs-selfie TAR on first captures, 300 pairs, 2026-11-28).
-inline constexpr face::FacePick kPortraitFace = face::FacePick::kCentral;
+// The face pipeline run on such a crop (DocumentReport::portrait), at the face it is centred on:
+// the portrait. Another face in its margin can be larger (on cards printed from LFW photos, a
+// face in the photo's background: taking the largest cost 2 points of card-vs-selfie TAR on first
+// captures, 300 pairs, 2026-11-28). Every user of a card's portrait analyses it here. Throws
+// idm::Error (kNoFace) as FaceAnalyzer::Analyze does.
+face::FaceAnalysis AnalyzePortrait(const face::FaceAnalyzer& analyzer, const cv::Mat& portrait_crop);
 
 struct DocumentOptions {
   bool read_mrz = true;

@@ -17,7 +17,7 @@ namespace idm::face {
 
 // Which face to use when there are several. A live capture wants the largest; LFW's protocol means
 // the face its images are centred on (a larger one can be in the background), and so does a card
-// portrait's crop (document::kPortraitFace).
+// portrait's crop (document::AnalyzePortrait).
 enum class FacePick { kLargest, kCentral };
 
 struct AnalyzerOptions {

@@ -613,7 +613,8 @@ struct Service::Impl {
       std::optional<verify::FaceSummary> portrait;
       if (!report.portrait.empty()) {
         try {
-          portrait = verify::AnalyzeInto(w.analyzer, report.portrait, s.document_embedding, document::kPortraitFace);
+          portrait =
+              verify::KeepEmbedding(document::AnalyzePortrait(w.analyzer, report.portrait), s.document_embedding);
         } catch (const Error& e) {
           if (e.code() != ErrorCode::kNoFace) throw;
         }

@@ -23,15 +23,17 @@ double FrameRank(const FaceSummary& s) {
   return -1000.0 * static_cast<double>(s.flags.size()) - (s.faces_found > 1 ? 500.0 : 0.0) + s.eye_distance_px;
 }
 
-FaceSummary AnalyzeInto(const face::FaceAnalyzer& analyzer, const cv::Mat& rgb, server::SecureBuffer& out,
-                        std::optional<face::FacePick> pick) {
-  face::FaceAnalysis a = analyzer.Analyze(rgb, pick.value_or(analyzer.options().pick));
+FaceSummary KeepEmbedding(face::FaceAnalysis a, server::SecureBuffer& out) {
   FaceSummary s;
   s.faces_found = a.faces_found;
   s.eye_distance_px = a.quality.eye_distance_px;
   s.flags = a.quality.flags;
   out.Assign(a.embedding.data(), a.embedding.size() * sizeof(float));
   return s;  // `a` (embedding: SecureVector, mesh) is wiped/freed here
+}
+
+FaceSummary AnalyzeInto(const face::FaceAnalyzer& analyzer, const cv::Mat& rgb, server::SecureBuffer& out) {
+  return KeepEmbedding(analyzer.Analyze(rgb), out);
 }
 
 float CosineOf(const server::SecureBuffer& a, const server::SecureBuffer& b) {

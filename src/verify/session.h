@@ -68,10 +68,11 @@ struct Session {
 // Ranks a frame for "best frame": fewer quality flags first, then a larger face.
 double FrameRank(const FaceSummary& s);
 
-// Runs the face pipeline on `rgb` (the face `pick` says, else the analyzer's choice) and copies the
-// embedding into `out` (the analysis, its mesh and its embedding are wiped as they go out of scope).
-FaceSummary AnalyzeInto(const face::FaceAnalyzer& analyzer, const cv::Mat& rgb, server::SecureBuffer& out,
-                        std::optional<face::FacePick> pick = std::nullopt);
+// Copies an analysis' embedding into `out` and summarises its face; the analysis (its mesh and its
+// embedding) is wiped as it goes out of scope.
+FaceSummary KeepEmbedding(face::FaceAnalysis analysis, server::SecureBuffer& out);
+// KeepEmbedding of the face pipeline run on `rgb`.
+FaceSummary AnalyzeInto(const face::FaceAnalyzer& analyzer, const cv::Mat& rgb, server::SecureBuffer& out);
 
 float CosineOf(const server::SecureBuffer& a, const server::SecureBuffer& b);
 

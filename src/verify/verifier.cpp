@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "document/document.h"
 #include "nn/model.h"
 
 namespace idm::verify {
@@ -62,30 +63,42 @@ ImageReport Report(const face::FaceAnalysis& a) {
   r.embed_ms = a.embed_ms;
   return r;
 }
-}  // namespace
 
-VerifyResult Verifier::Verify(const cv::Mat& reference_rgb, const cv::Mat& probe_rgb,
-                              std::optional<face::FacePick> reference_pick) const {
+// The reference analysed by `analyse_reference` on another thread while the probe is analysed
+// here; an error names the image it is about.
+template <class AnalyseReference>
+VerifyResult Decide(const Calibration& calibration, AnalyseReference analyse_reference,
+                    const face::FaceAnalyzer& probe_analyzer, const cv::Mat& probe_rgb) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto analyse = [](const face::FaceAnalyzer& an, const cv::Mat& img, face::FacePick pick, const char* which) {
+  auto named = [](const char* which, auto analyse) {
     try {
-      return an.Analyze(img, pick);
+      return analyse();
     } catch (const Error& e) {
       throw Error(e.code(), std::string(which) + " image: " + e.what());
     }
   };
-  auto ref_future = std::async(std::launch::async, analyse, std::cref(reference_), std::cref(reference_rgb),
-                               reference_pick.value_or(reference_.options().pick), "reference");
-  face::FaceAnalysis probe = analyse(probe_, probe_rgb, probe_.options().pick, "probe");
+  auto ref_future = std::async(std::launch::async, [&] { return named("reference", analyse_reference); });
+  face::FaceAnalysis probe = named("probe", [&] { return probe_analyzer.Analyze(probe_rgb); });
   face::FaceAnalysis ref = ref_future.get();
   VerifyResult r;
   r.score = face::CosineSimilarity(ref.embedding, probe.embedding);
-  r.calibration = calibration_;
-  r.match = r.score >= calibration_.threshold;
+  r.calibration = calibration;
+  r.match = r.score >= calibration.threshold;
   r.reference = Report(ref);
   r.probe = Report(probe);
   r.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return r;  // ref/probe (embeddings, meshes) are wiped as they go out of scope
+}
+}  // namespace
+
+VerifyResult Verifier::Verify(const cv::Mat& reference_rgb, const cv::Mat& probe_rgb) const {
+  return Decide(
+      calibration_, [&] { return reference_.Analyze(reference_rgb); }, probe_, probe_rgb);
+}
+
+VerifyResult Verifier::VerifyPortrait(const cv::Mat& portrait_crop, const cv::Mat& probe_rgb) const {
+  return Decide(
+      calibration_, [&] { return document::AnalyzePortrait(reference_, portrait_crop); }, probe_, probe_rgb);
 }
 
 }  // namespace idm::verify

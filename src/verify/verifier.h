@@ -2,7 +2,6 @@
 // false-match rate.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,10 +45,11 @@ class Verifier {
  public:
   Verifier(const face::AnalyzerOptions& options, const Calibration& calibration);
   // Analyses both images (in parallel) and decides. Throws idm::Error (e.g. kNoFace naming which
-  // image) on failure. The embeddings are wiped before returning. `reference_pick`: which face of
-  // the reference, if not the analyzer's choice (a card portrait's crop: document::kPortraitFace).
-  VerifyResult Verify(const cv::Mat& reference_rgb, const cv::Mat& probe_rgb,
-                      std::optional<face::FacePick> reference_pick = std::nullopt) const;
+  // image) on failure. The embeddings are wiped before returning.
+  VerifyResult Verify(const cv::Mat& reference_rgb, const cv::Mat& probe_rgb) const;
+  // The same with a card's portrait crop (DocumentReport::portrait) as the reference, analysed as
+  // document::AnalyzePortrait does.
+  VerifyResult VerifyPortrait(const cv::Mat& portrait_crop, const cv::Mat& probe_rgb) const;
   const face::FaceAnalyzer& analyzer() const { return reference_; }
 
  private:

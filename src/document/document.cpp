@@ -1288,8 +1288,8 @@ std::optional<cv::Rect> DocumentAroundMrz(const MrzReading& m, cv::Size image, d
 struct OrientedCard {
   cv::Mat card;
   bool turned_over = false;           // relative to Rectify's corners
-  std::optional<CardFace> portrait;   // the portrait search's answer, if `portrait_searched`
-  bool portrait_searched = false;     // the layout's zone was searched to decide
+  // The portrait search's answer (none included) when the face check decided the way up.
+  std::optional<CardFace> portrait;
 };
 
 // Which way up the card lies, decided once its layout is known, from the strongest evidence there
@@ -1328,7 +1328,6 @@ OrientedCard OrientCard(const cv::Mat& rectified, const DocumentLayout& layout, 
     o.portrait = std::move(face);
     return true;
   };
-  o.portrait_searched = true;
   std::optional<CardFace> zone_face = FindPortraitFace(o.card, &layout, *face_check);
   if (zone_face && MeshSeesAFace(*zone_face, *face_check)) {
     o.portrait = std::move(zone_face);
@@ -1531,7 +1530,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
   layout = FindLayout(layouts, r.classification.type);
   if (layout) r.issuing_country = layout->issuing_country;
   std::optional<CardFace> oriented_portrait;  // found while orienting the card, else looked for below
-  bool portrait_searched = false;             // the orientation's search is the answer, none or one
+  bool portrait_searched = false;             // by OrientCard's face check: its answer stands, none or one
   if (layout && r.detection.found) {
     const bool mrz_read = r.mrz && r.mrz->found && r.mrz->mrz.format != MrzFormat::kUnknown;
     const bool face_check = options.find_portrait && !mrz_read && r.classification.confidence < kSureWithoutMrz;
@@ -1541,7 +1540,7 @@ DocumentReport AnalyzeDocument(const cv::Mat& rgb, const std::vector<DocumentLay
     card = o.card;
     turned_over = o.turned_over;
     oriented_portrait = std::move(o.portrait);
-    portrait_searched = o.portrait_searched;
+    portrait_searched = face_check && analyzer != nullptr;
   }
   r.rectified = card;
   for (const auto& p : CardQualityProblems(card, layout)) add(p);

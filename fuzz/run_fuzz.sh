@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make fuzz` / `make test-fuzz`: seed a corpus per target, run each target for FUZZ_SECONDS
-# (default 30) on one core, keep any crash as fuzz/crashes/<target>-<hash> (each becomes a case in
-# tests/fuzz_regression_test.cpp; see docs/threat-model.md).
+# (default 30) on one core, FUZZ_JOBS targets at a time (default: one per core), keep any crash as
+# fuzz/crashes/<target>-<hash> (each becomes a case in tests/fuzz_regression_test.cpp; see
+# docs/threat-model.md).
 #   FUZZ_TARGETS="mrz_fuzz http_fuzz"   run only these (default: every build-asan/fuzz/*_fuzz)
 #   BUILD=... SHARED=...                build dir (build-asan) and shared data (../shared)
 # The corpus lives in $BUILD/corpus (nothing from ../shared is copied into the repository).
@@ -64,20 +65,23 @@ if [ -n "${FUZZ_TARGETS:-}" ]; then
 else
   targets=("$BUILD"/fuzz/*_fuzz)
 fi
-status=0
-: >"$BUILD/fuzz-summary.txt"
-for bin in "${targets[@]}"; do
+# Targets run FUZZ_JOBS at a time (default: one per core), each on one core: the same fuzzing
+# time per target in half the wall time on two cores.
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+RESULTS=$(mktemp -d)
+trap 'rm -rf "$RESULTS"' EXIT
+fuzz_one() {  # fuzz_one <bin>: writes $RESULTS/<name>.line and, on a crash, $RESULTS/<name>.fail
+  local bin=$1 name extra=() start execs rate last cov ft corp files
   name=$(basename "$bin")
-  [ -x "$bin" ] || { echo "FAIL: $bin is not built"; status=1; continue; }
+  [ -x "$bin" ] || { echo "FAIL: $bin is not built" | tee "$RESULTS/$name.fail"; return 0; }
   mkdir -p "$CORPUS/$name"
-  extra=()
   if [ -f "$ROOT/fuzz/$name.options" ]; then read -r -a extra < <(grep -v '^#' "$ROOT/fuzz/$name.options" | tr '\n' ' ') || true; fi
   echo "=== $name: ${SECONDS_EACH}s"
   start=$(date +%s)
   if ! IDMATCH_FUZZ_SEED_DIR="$CORPUS/$name" "$bin" "$CORPUS/$name" -max_total_time="$SECONDS_EACH" -timeout=10 \
       -rss_limit_mb=2560 -artifact_prefix="$ROOT/fuzz/crashes/$name-" -print_final_stats=1 "${extra[@]}" \
       2>"$BUILD/$name.log"; then
-    echo "FAIL: $name found a crash (see $BUILD/$name.log and fuzz/crashes/)"; status=1
+    echo "FAIL: $name found a crash (see $BUILD/$name.log and fuzz/crashes/)" | tee "$RESULTS/$name.fail"
   fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$BUILD/$name.log" | grep -o '[0-9]*$' || echo '?')
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$BUILD/$name.log" | grep -o '[0-9]*$' || echo '?')
@@ -86,7 +90,20 @@ for bin in "${targets[@]}"; do
   ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
   corp=$(sed -nE 's/.* corp: ([0-9]+\/[0-9A-Za-z]+).*/\1/p' <<<"$last")
   files=$(find "$CORPUS/$name" -type f | wc -l)
-  line="$name seconds=$(( $(date +%s) - start )) execs=$execs execs_per_sec=$rate cov=${cov:-?} ft=${ft:-?} corp=${corp:-?} corpus_files=$files"
-  echo "$line" | tee -a "$BUILD/fuzz-summary.txt"
+  echo "$name seconds=$(( $(date +%s) - start )) execs=$execs execs_per_sec=$rate cov=${cov:-?} ft=${ft:-?} corp=${corp:-?} corpus_files=$files" \
+    | tee "$RESULTS/$name.line"
+}
+for bin in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  fuzz_one "$bin" &
+done
+wait
+# The summary in the targets' order, whatever order they finished in.
+: >"$BUILD/fuzz-summary.txt"
+status=0
+for bin in "${targets[@]}"; do
+  name=$(basename "$bin")
+  [ -f "$RESULTS/$name.line" ] && cat "$RESULTS/$name.line" >>"$BUILD/fuzz-summary.txt"
+  [ -f "$RESULTS/$name.fail" ] && status=1
 done
 exit $status

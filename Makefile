@@ -4,6 +4,8 @@ PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
+# Configure a preset's build directory: $(call configure_preset,NAME).
+configure_preset = cmake --preset $(1) -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
 
 .PHONY: all deps configure build run test test-e2e test-e2e-beside-asan-build test-asan test-fuzz test-tsan bench load eval fuzz clean format
 
@@ -13,7 +15,7 @@ deps:
 	@./scripts/install-deps.sh
 
 configure: deps
-	@cmake --preset $(PRESET) -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
+	@$(call configure_preset,$(PRESET))
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
@@ -41,7 +43,7 @@ test-e2e: build
 # on two cores), so the ASan build runs beside it at the lowest CPU priority. Its output is shown
 # only if it fails; test-asan then finds it built.
 test-e2e-beside-asan-build: build
-	@cmake --preset asan -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
+	@$(call configure_preset,asan)
 	@log=$$(mktemp); nice -n 19 cmake --build build-asan -j$(JOBS) >$$log 2>&1 & pid=$$!; \
 	  $(E2E); e2e=$$?; \
 	  wait $$pid; asan=$$?; \
@@ -76,7 +78,7 @@ eval: build
 # compiled with fuzzer coverage): one sanitizer build serves both the ASan test suite and the
 # fuzzers.
 fuzz: deps
-	@cmake --preset asan -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
+	@$(call configure_preset,asan)
 	@cmake --build build-asan -j$(JOBS) --target fuzz_targets
 	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30) BUILD=$(CURDIR)/build-asan SHARED=$(SHARED) ./fuzz/run_fuzz.sh
 
@@ -91,7 +93,7 @@ test-fuzz:
 # build-tsan/tsan-logs and fails the target.
 TSAN_TESTS ?= ^(ServerApi|ServerLoad|ServerLifecycle|ServerLiveness|ServerTls|ServerHardening|ServerDemo|AuditLog|Session)
 test-tsan: deps
-	@cmake --preset tsan -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
+	@$(call configure_preset,tsan)
 	@cmake --build build-tsan -j$(JOBS) --target idmatch idmatch_tests
 	@rm -rf build-tsan/tsan-logs && mkdir -p build-tsan/tsan-logs
 	@TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:history_size=4:suppressions=$(CURDIR)/fuzz/tsan.supp:log_path=$(CURDIR)/build-tsan/tsan-logs/tsan" \

@@ -3,7 +3,10 @@
 PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
-SHARED ?= $(abspath ../shared)
+# The shared test data sits next to the repository (../shared). A clone made elsewhere (e.g. in a
+# temporary directory) finds it next to the repository it was cloned from, when that is a local path.
+ORIGIN_SHARED := $(shell o=$$(git config --get remote.origin.url 2>/dev/null) && [ -d "$$o/../shared" ] && cd "$$o/../shared" && pwd)
+SHARED ?= $(abspath $(or $(wildcard ../shared),$(ORIGIN_SHARED),../shared))
 # Configure a preset's build directory: $(call configure_preset,NAME).
 configure_preset = cmake --preset $(1) -DIDMATCH_SHARED_DIR=$(SHARED) >/dev/null
 

@@ -122,6 +122,21 @@ TEST(FuzzRegression, ReceiptRoundTripAndTamper) {
   }
 }
 
+// receipt_fuzz, 2026-12-07: libsodium's base64 decoder took a byte outside the alphabet (0xC4) as
+// a letter, so a valid receipt with one inserted into its signature still verified.
+TEST(FuzzRegression, ReceiptWithAByteOutsideBase64UrlIsRefused) {
+  const auto key = idm::verify::SigningKey::Generate();
+  const json keys = {{"keys", json::array({key.PublicJwk()})}};
+  const std::string token = key.Sign(json{{"decision", "match"}});
+  ASSERT_TRUE(VerifyJws(token, keys).valid);
+  for (const size_t at : {token.rfind('.') + 10, token.size() - 3, token.find('.') - 2}) {
+    std::string t = token;
+    t.insert(at, 1, '\xc4');
+    EXPECT_FALSE(VerifyJws(t, keys).valid) << at;
+  }
+  EXPECT_THROW(idm::verify::Base64UrlDecode("QUJ\xc4"), idm::Error);
+}
+
 // mrz_fuzz's invariants on a few shapes it explores: never a crash; filling in the check digits
 // of well-formed lines makes every check pass.
 TEST(FuzzRegression, MrzInvariants) {

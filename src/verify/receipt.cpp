@@ -28,6 +28,14 @@ std::string Base64UrlEncode(std::string_view bytes) {
 }
 
 std::string Base64UrlDecode(std::string_view text) {
+  // libsodium 1.0.18 decodes some bytes outside the alphabet (e.g. 0xC4) as if they were in it
+  // (found by receipt_fuzz, 2026-12-07): a token with such a byte in its signature verified, so
+  // tokens were malleable. Only the base64url alphabet is accepted.
+  for (const char ch : text) {
+    const bool in_alphabet =
+        (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+    if (!in_alphabet) throw Error(ErrorCode::kInvalidArgument, "not base64url");
+  }
   std::string out(text.size() * 3 / 4 + 3, '\0');
   size_t n = 0;
   const char* end = nullptr;
